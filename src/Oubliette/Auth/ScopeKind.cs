@@ -1,0 +1,9 @@
+namespace Oubliette.Auth;
+
+public enum ScopeKind
+{
+    Admin,
+    AdminReadOnly,
+    Project,
+    ProjectReadOnly,
+}

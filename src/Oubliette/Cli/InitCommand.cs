@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Oubliette.Configuration;
+using Oubliette.Errors;
+
+namespace Oubliette.Cli;
+
+/// <summary><c>oubliette init [--force]</c>: the home layout, a commented config (0600) and the first admin token.</summary>
+public sealed class InitCommand
+{
+    private readonly CliContext _context;
+    private readonly Option<bool> _force = new("--force") { Description = "Overwrite an existing config file." };
+
+    public InitCommand(CliContext context)
+    {
+        _context = context;
+        Command = new Command("init", "Create the home layout, a commented config/oubliette.jsonc and the first admin token.");
+        Command.Options.Add(_force);
+        Command.SetAction(RunAsync);
+    }
+
+    public Command Command { get; }
+
+    private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var home = _context.ResolveHome(parseResult);
+        var force = parseResult.GetValue(_force);
+        if (File.Exists(home.ConfigFile) && !force)
+        {
+            throw new ConflictException($"{home.ConfigFile} already exists; pass --force to overwrite it");
+        }
+
+        const UnixFileMode ownerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(home.Root, ownerOnlyDirectory);
+        Directory.CreateDirectory(home.ConfigDirectory, ownerOnlyDirectory);
+        home.EnsureDataDirectories();
+        await WriteConfigAsync(home.ConfigFile, cancellationToken);
+
+        var tokens = await _context.OpenTokensAsync(home, cancellationToken);
+        var admin = await tokens.CreateAsync("admin", "admin", expires: null, actorTokenId: "cli", cancellationToken);
+        await _context.Out.WriteLineAsync($"""
+            Initialized Oubliette home at {home.Root}
+              config: {home.ConfigFile}
+              data:   {home.DataDirectory}
+
+            Admin token {admin.Token.Id} (shown once, keep it safe):
+              {admin.Secret}
+            """);
+        return CliApp.Success;
+    }
+
+    private static async Task WriteConfigAsync(string path, CancellationToken cancellationToken)
+    {
+        // Written to a fresh 0600 file and renamed over the old one: never briefly readable, never half-written.
+        var temporary = $"{path}.{Environment.ProcessId}.tmp";
+        await using (var stream = new FileStream(temporary, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(ConfigTemplate.Text), cancellationToken);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+}

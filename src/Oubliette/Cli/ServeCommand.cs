@@ -1,0 +1,50 @@
+using System.CommandLine;
+using Oubliette.Configuration;
+using Oubliette.Hosting;
+using Oubliette.Operations;
+
+namespace Oubliette.Cli;
+
+/// <summary><c>oubliette [--daemon]</c>: run the server in the foreground, or start it in the background.</summary>
+public sealed class ServeCommand(CliContext context)
+{
+    /// <summary>Set in the environment of the process a daemon start launches.</summary>
+    public const string DaemonChildVariable = "OUBLIETTE_DAEMON_CHILD";
+
+    private readonly Option<bool> _daemon = new("--daemon") { Description = "Start the server in the background (pid file data/run/oubliette.pid, logs in data/logs/)." };
+
+    public void AttachTo(RootCommand root)
+    {
+        root.Options.Add(_daemon);
+        root.SetAction(RunAsync);
+    }
+
+    private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var home = context.RequireHome(parseResult);
+        // Validated here too for a daemon start, so that config errors print in the operator's terminal.
+        var config = ConfigParser.Load(home.ConfigFile);
+        if (parseResult.GetValue(_daemon))
+        {
+            return await new DaemonLauncher(context, home).StartAsync(cancellationToken);
+        }
+
+        var daemonChild = Environment.GetEnvironmentVariable(DaemonChildVariable) == "1";
+        var runFiles = new RunFiles(home);
+        home.EnsureDataDirectories();
+        runFiles.ClaimPidFile();
+        try
+        {
+            await using var server = await OublietteServer.StartAsync(home, config, new ServerHostOptions { ConsoleLogging = !daemonChild, Time = context.Time }, cancellationToken);
+            runFiles.WriteAddress(server.Address);
+            await context.Out.WriteLineAsync($"oubliette listening on {server.Address.ToString().TrimEnd('/')} (pid {Environment.ProcessId}, home {home.Root})");
+            await server.WaitForShutdownAsync(cancellationToken);
+            await context.Out.WriteLineAsync("oubliette stopped");
+            return CliApp.Success;
+        }
+        finally
+        {
+            runFiles.Release();
+        }
+    }
+}

@@ -1,0 +1,3 @@
+namespace Oubliette.Configuration;
+
+public sealed record CleanupConfig(int IntervalMinutes, int RetentionMinutes);

@@ -1,0 +1,320 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Oubliette.Configuration;
+
+/// <summary>
+/// Turns the text of <c>oubliette.jsonc</c> into an <see cref="OublietteConfig"/>, or a <see cref="ConfigException"/>
+/// listing every problem: syntax, unknown keys, wrong types, ranges and dangling references.
+/// </summary>
+public static partial class ConfigParser
+{
+    public static readonly IReadOnlyList<string> Levels = ["off", "low", "medium", "high"];
+    public static readonly IReadOnlyList<string> ProviderKinds = ["anthropic", "openai", "openai-compatible"];
+
+    public static OublietteConfig Load(string file)
+    {
+        if (!File.Exists(file))
+        {
+            throw new ConfigException(file, [new ConfigError("(file)", "not found; run 'oubliette init' to create it")]);
+        }
+
+        return Parse(File.ReadAllText(file), file);
+    }
+
+    public static OublietteConfig Parse(string text, string file)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(text, new JsonDocumentOptions
+            {
+                CommentHandling = JsonCommentHandling.Skip,
+                AllowTrailingCommas = true,
+            });
+        }
+        catch (JsonException exception)
+        {
+            var where = exception.LineNumber is { } line ? $"line {line + 1}, column {exception.BytePositionInLine + 1}" : "(file)";
+            throw new ConfigException(file, [new ConfigError(where, $"not valid JSON: {FirstSentence(exception.Message)}")]);
+        }
+
+        using (document)
+        {
+            var errors = new List<ConfigError>();
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new ConfigException(file, [new ConfigError("(root)", "expected a JSON object")]);
+            }
+
+            var config = Read(ConfigReader.Root(document.RootElement, errors));
+            CheckReferences(config, errors);
+            if (errors.Count > 0)
+            {
+                throw new ConfigException(file, errors);
+            }
+
+            return config;
+        }
+    }
+
+    private static OublietteConfig Read(ConfigReader root)
+    {
+        root.RejectUnknownKeys("server", "credentials", "defaults", "containers", "models", "logging");
+        var containers = root.StringMap("containers");
+        return new OublietteConfig
+        {
+            Server = ReadServer(root.Section("server")),
+            Credentials = ReadCredentials(root.Section("credentials")),
+            Defaults = ReadDefaults(root.Section("defaults")),
+            Containers = containers.Count > 0
+                ? containers
+                : new Dictionary<string, string> { ["base"] = "oubliette-agent:base", ["dev"] = "oubliette-agent:dev" },
+            Models = ReadModels(root.Section("models")),
+            Logging = ReadLogging(root.Section("logging")),
+        };
+    }
+
+    private static ServerConfig ReadServer(ConfigReader server)
+    {
+        server.RejectUnknownKeys("address", "gateway_socket", "max_request_body_bytes", "shutdown_timeout_seconds");
+        var address = server.String("address", "127.0.0.1:8080");
+        var (host, port) = ParseAddress(address, server);
+        return new ServerConfig
+        {
+            Host = host,
+            Port = port,
+            GatewaySocket = server.OptionalString("gateway_socket"),
+            MaxRequestBodyBytes = server.Int("max_request_body_bytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+            ShutdownTimeoutSeconds = server.Int("shutdown_timeout_seconds", 30, 1, 600),
+        };
+    }
+
+    private static (string Host, int Port) ParseAddress(string address, ConfigReader server)
+    {
+        var colon = address.LastIndexOf(':');
+        var host = colon > 0 ? address[..colon].Trim('[', ']') : "";
+        var portText = colon > 0 ? address[(colon + 1)..] : "";
+        var hostValid = host == "localhost" || IPAddress.TryParse(host, out _);
+        if (!hostValid || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            server.Error("address", $"'{address}' is not a host:port address (for example 127.0.0.1:8080; host is an IP address or localhost, port 0..65535)");
+            return ("127.0.0.1", 8080);
+        }
+
+        return (host, port);
+    }
+
+    private static CredentialsConfig ReadCredentials(ConfigReader credentials)
+    {
+        credentials.RejectUnknownKeys("github", "providers");
+        var github = credentials.Section("github");
+        github.RejectUnknownKeys("credentials", "default");
+        var providers = credentials.Section("providers");
+        providers.RejectUnknownKeys("credentials", "default");
+        return new CredentialsConfig
+        {
+            Github = github.Map("credentials", (_, entry) =>
+            {
+                entry.RejectUnknownKeys("token", "description");
+                return new GithubCredential(entry.RequiredString("token"), entry.OptionalString("description"));
+            }),
+            GithubDefault = github.OptionalString("default"),
+            Providers = providers.Map("credentials", (_, entry) =>
+            {
+                entry.RejectUnknownKeys("provider", "api_key", "base_url", "description");
+                var kind = entry.OneOf("provider", "openai-compatible", [.. ProviderKinds]);
+                var baseUrl = entry.OptionalString("base_url");
+                if (baseUrl is not null && !IsHttpUrl(baseUrl))
+                {
+                    entry.Error("base_url", $"'{baseUrl}' is not an http(s) URL");
+                }
+                else if (baseUrl is null && kind == "openai-compatible")
+                {
+                    entry.Error("base_url", "is required when provider is openai-compatible");
+                }
+
+                return new ProviderCredential(kind, entry.RequiredString("api_key"), baseUrl, entry.OptionalString("description"));
+            }),
+            ProvidersDefault = providers.OptionalString("default"),
+        };
+    }
+
+    private static DefaultsConfig ReadDefaults(ConfigReader defaults)
+    {
+        defaults.RejectUnknownKeys("limits", "agent", "container", "backup", "cleanup", "rate_limit");
+
+        var limits = defaults.Section("limits");
+        limits.RejectUnknownKeys("max_recursion_depth", "max_agents_per_session", "max_cost_usd", "max_active_sessions_per_project");
+        var agent = defaults.Section("agent");
+        agent.RejectUnknownKeys("model", "autonomy", "reasoning");
+        var container = defaults.Section("container");
+        container.RejectUnknownKeys("type", "memory", "cpus", "network");
+        var backup = defaults.Section("backup");
+        backup.RejectUnknownKeys("enabled", "directory", "retention", "interval_hours");
+        var cleanup = defaults.Section("cleanup");
+        cleanup.RejectUnknownKeys("interval_minutes", "retention_minutes");
+        var rateLimit = defaults.Section("rate_limit");
+        rateLimit.RejectUnknownKeys("requests_per_second", "burst");
+
+        var memory = container.String("memory", "4g");
+        var memoryBytes = ParseMemory(memory);
+        if (memoryBytes is null)
+        {
+            container.Error("memory", $"'{memory}' is not a size of at least 64m (a number with b, k, m or g, for example 4g)");
+        }
+
+        var network = container.String("network", "none");
+        if (!NetworkName().IsMatch(network))
+        {
+            container.Error("network", $"'{network}' is not a Docker network name (letters, digits, '.', '_', '-')");
+        }
+
+        var requestsPerSecond = rateLimit.Int("requests_per_second", 20, 1, 1_000_000);
+        var burst = rateLimit.Int("burst", Math.Max(40, requestsPerSecond), 1, 1_000_000);
+
+        return new DefaultsConfig
+        {
+            Limits = new LimitsConfig(
+                limits.Int("max_recursion_depth", 3, 0, 32),
+                limits.Int("max_agents_per_session", 50, 1, 10_000),
+                limits.Double("max_cost_usd", 10, 0, 1_000_000),
+                limits.Int("max_active_sessions_per_project", 10, 1, 1_000)),
+            Agent = new AgentConfig(
+                agent.OptionalString("model"),
+                agent.OneOf("autonomy", "off", [.. Levels]),
+                agent.OneOf("reasoning", "off", [.. Levels])),
+            Container = new ContainerConfig(
+                container.String("type", "dev"),
+                memory,
+                memoryBytes ?? 4L * 1024 * 1024 * 1024,
+                container.Double("cpus", 2, 0.1, 256),
+                network),
+            Backup = new BackupConfig(
+                backup.Bool("enabled", false),
+                backup.String("directory", "data/backups"),
+                backup.Int("retention", 7, 1, 10_000),
+                backup.Int("interval_hours", 24, 1, 24 * 365)),
+            Cleanup = new CleanupConfig(
+                cleanup.Int("interval_minutes", 5, 1, 24 * 60),
+                cleanup.Int("retention_minutes", 60, 1, 365 * 24 * 60)),
+            RateLimit = new RateLimitConfig(requestsPerSecond, burst),
+        };
+    }
+
+    private static ModelsConfig ReadModels(ConfigReader models)
+    {
+        models.RejectUnknownKeys("models", "defaults");
+        var aliases = models.Map("models", (_, entry) =>
+        {
+            entry.RejectUnknownKeys("model", "provider", "displayName", "baseUrl", "maxOutputTokens", "extraHeaders");
+            var baseUrl = entry.OptionalString("baseUrl");
+            if (baseUrl is not null && !IsHttpUrl(baseUrl))
+            {
+                entry.Error("baseUrl", $"'{baseUrl}' is not an http(s) URL");
+            }
+
+            return new ModelConfig(
+                entry.RequiredString("model"),
+                entry.RequiredString("provider"),
+                entry.OptionalString("displayName"),
+                baseUrl,
+                entry.OptionalInt("maxOutputTokens", 1, 10_000_000),
+                entry.StringMap("extraHeaders"));
+        });
+        var defaults = models.Section("defaults");
+        defaults.RejectUnknownKeys("session_model");
+        return new ModelsConfig(aliases, defaults.OptionalString("session_model"));
+    }
+
+    private static LoggingConfig ReadLogging(ConfigReader logging)
+    {
+        logging.RejectUnknownKeys("level", "retention_days");
+        return new LoggingConfig(
+            logging.OneOf("level", "information", "trace", "debug", "information", "warning", "error"),
+            logging.Int("retention_days", 14, 1, 3650));
+    }
+
+    private static void CheckReferences(OublietteConfig config, List<ConfigError> errors)
+    {
+        void Dangling(string path, string value, string what, IEnumerable<string> known) =>
+            errors.Add(new ConfigError(path, $"'{value}' does not name any {what} (defined: {Known(known)})"));
+
+        var credentials = config.Credentials;
+        if (credentials.GithubDefault is { } github && !credentials.Github.ContainsKey(github))
+        {
+            Dangling("credentials.github.default", github, "entry of credentials.github.credentials", credentials.Github.Keys);
+        }
+
+        if (credentials.ProvidersDefault is { } provider && !credentials.Providers.ContainsKey(provider))
+        {
+            Dangling("credentials.providers.default", provider, "entry of credentials.providers.credentials", credentials.Providers.Keys);
+        }
+
+        foreach (var (alias, model) in config.Models.Models)
+        {
+            if (model.Provider.Length > 0 && !credentials.Providers.ContainsKey(model.Provider))
+            {
+                Dangling($"models.models.{alias}.provider", model.Provider, "entry of credentials.providers.credentials", credentials.Providers.Keys);
+            }
+        }
+
+        if (config.Models.SessionModel is { } sessionModel && !config.Models.Models.ContainsKey(sessionModel))
+        {
+            Dangling("models.defaults.session_model", sessionModel, "model in models.models", config.Models.Models.Keys);
+        }
+
+        if (config.Defaults.Agent.Model is { } agentModel && !config.Models.Models.ContainsKey(agentModel))
+        {
+            Dangling("defaults.agent.model", agentModel, "model in models.models", config.Models.Models.Keys);
+        }
+
+        if (!config.Containers.ContainsKey(config.Defaults.Container.Type))
+        {
+            Dangling("defaults.container.type", config.Defaults.Container.Type, "container type in containers", config.Containers.Keys);
+        }
+    }
+
+    private static string Known(IEnumerable<string> names)
+    {
+        var list = names.ToList();
+        return list.Count == 0 ? "none" : string.Join(", ", list);
+    }
+
+    /// <summary>Parses Docker-style sizes (<c>512m</c>, <c>4g</c>); null when malformed or below 64 MiB.</summary>
+    internal static long? ParseMemory(string text)
+    {
+        var match = MemorySize().Match(text);
+        if (!match.Success || !long.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+        {
+            return null;
+        }
+
+        var multiplier = match.Groups[2].Value.ToLowerInvariant() switch
+        {
+            "k" => 1024L,
+            "m" => 1024L * 1024,
+            "g" => 1024L * 1024 * 1024,
+            _ => 1L,
+        };
+        var bytes = number * multiplier;
+        return bytes >= 64L * 1024 * 1024 && number < long.MaxValue / multiplier ? bytes : null;
+    }
+
+    private static bool IsHttpUrl(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+
+    [GeneratedRegex(@"^(\d{1,12})([bkmgBKMG]?)$")]
+    private static partial Regex MemorySize();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    private static partial Regex NetworkName();
+}

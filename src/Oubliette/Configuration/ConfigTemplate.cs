@@ -1,0 +1,96 @@
+namespace Oubliette.Configuration;
+
+/// <summary>The commented config file that <c>oubliette init</c> writes: every key with its default.</summary>
+public static class ConfigTemplate
+{
+    public const string Text = """
+        // Oubliette configuration (JSON with comments; trailing commas allowed).
+        // This file holds secrets (API keys, GitHub tokens): keep it mode 0600.
+        // Every key is optional; the values shown are the defaults. Unknown keys are start-up errors.
+        {
+          "server": {
+            // host:port the HTTP server (MCP at /mcp, /health, /ready, /metrics) listens on.
+            "address": "127.0.0.1:8080",
+            // Unix socket the agent containers reach the server through (default: data/run/gateway.sock).
+            // "gateway_socket": "data/run/gateway.sock",
+            // Largest request body accepted, in bytes.
+            "max_request_body_bytes": 4194304,
+            // How long a SIGTERM waits for in-flight requests to finish.
+            "shutdown_timeout_seconds": 30,
+          },
+
+          "credentials": {
+            "github": {
+              // "credentials": { "work": { "token": "ghp_...", "description": "org repos" } },
+              "credentials": {},
+              // "default": "work",
+            },
+            "providers": {
+              // "credentials": {
+              //   "anthropic": { "provider": "anthropic", "api_key": "sk-ant-..." },
+              //   "local": { "provider": "openai-compatible", "api_key": "none", "base_url": "http://127.0.0.1:11434/v1" },
+              // },
+              "credentials": {},
+              // "default": "anthropic",
+            },
+          },
+
+          "defaults": {
+            "limits": {
+              "max_recursion_depth": 3,
+              "max_agents_per_session": 50,
+              "max_cost_usd": 10,
+              "max_active_sessions_per_project": 10,
+            },
+            "agent": {
+              // "model": "sonnet",       // an alias from models.models
+              "autonomy": "off",          // off | low | medium | high
+              "reasoning": "off",         // off | low | medium | high
+            },
+            "container": {
+              "type": "dev",              // a key of "containers"
+              "memory": "4g",
+              "cpus": 2,
+              "network": "none",          // none keeps agents off the network: they reach models through the gateway
+            },
+            "backup": {
+              "enabled": false,
+              "directory": "data/backups",
+              "retention": 7,
+              "interval_hours": 24,
+            },
+            "cleanup": {
+              "interval_minutes": 5,
+              "retention_minutes": 60,
+            },
+            // Per token, after authentication.
+            "rate_limit": {
+              "requests_per_second": 20,
+              "burst": 40,
+            },
+          },
+
+          // Container types and the images they run.
+          "containers": {
+            "base": "oubliette-agent:base",
+            "dev": "oubliette-agent:dev",
+          },
+
+          "models": {
+            // "models": {
+            //   "sonnet": { "model": "claude-sonnet-4-5", "provider": "anthropic", "displayName": "Claude Sonnet",
+            //               "maxOutputTokens": 64000, "extraHeaders": {} },
+            // },
+            "models": {},
+            // "defaults": { "session_model": "sonnet" },
+            "defaults": {},
+          },
+
+          "logging": {
+            "level": "information",       // trace | debug | information | warning | error
+            "retention_days": 14,         // daily log files kept in data/logs/
+          },
+        }
+
+        """;
+}

@@ -1,0 +1,3 @@
+namespace Oubliette.Configuration;
+
+public sealed record GithubCredential(string Token, string? Description);

@@ -1,0 +1,3 @@
+namespace Oubliette.Configuration;
+
+public sealed record LimitsConfig(int MaxRecursionDepth, int MaxAgentsPerSession, double MaxCostUsd, int MaxActiveSessionsPerProject);

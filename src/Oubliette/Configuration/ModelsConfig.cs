@@ -1,0 +1,3 @@
+namespace Oubliette.Configuration;
+
+public sealed record ModelsConfig(IReadOnlyDictionary<string, ModelConfig> Models, string? SessionModel);

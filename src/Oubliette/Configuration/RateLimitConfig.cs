@@ -1,0 +1,3 @@
+namespace Oubliette.Configuration;
+
+public sealed record RateLimitConfig(int RequestsPerSecond, int Burst);

@@ -1,0 +1,187 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Data.Sqlite;
+using Oubliette.Auth;
+using Oubliette.Configuration;
+using Oubliette.Mcp;
+using Oubliette.Operations;
+using Oubliette.Operations.Logging;
+using Oubliette.Storage;
+using Prometheus;
+
+namespace Oubliette.Hosting;
+
+/// <summary>
+/// The running HTTP server: composition root, middleware order and endpoints (<c>/health</c>, <c>/ready</c>,
+/// <c>/metrics</c>, <c>/mcp</c>). Started by the CLI and by in-process tests alike.
+/// </summary>
+public sealed class OublietteServer : IAsyncDisposable
+{
+    private const string RateLimitPolicy = "per-token";
+    private readonly WebApplication _app;
+
+    private OublietteServer(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>The address actually bound (the real port when the config asked for port 0).</summary>
+    public Uri Address { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<OublietteServer> StartAsync(OublietteHome home, OublietteConfig config, ServerHostOptions options, CancellationToken cancellationToken)
+    {
+        home.EnsureDataDirectories();
+        var app = Build(home, config, options);
+        try
+        {
+            await app.Services.GetRequiredService<TokenStore>().InitializeAsync(cancellationToken);
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("the server reported no listening address");
+        return new OublietteServer(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Completes when the host has been asked to stop (SIGTERM, SIGINT, or the token).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+    }
+
+    private static WebApplication Build(OublietteHome home, OublietteConfig config, ServerHostOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = home.Root });
+        ConfigureLogging(builder.Logging, home, config, options);
+        ConfigureKestrel(builder.WebHost, config.Server);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
+        AddServices(builder.Services, home, config, options);
+        AddHttpSecurity(builder.Services, home, config.Defaults.RateLimit);
+        builder.Services.AddOublietteMcp();
+
+        var app = builder.Build();
+        app.UseRouting();
+        app.UseMiddleware<RequestTelemetryMiddleware>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        MapEndpoints(app);
+        return app;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, OublietteHome home, OublietteConfig config, ServerHostOptions options)
+    {
+        var level = Enum.Parse<LogLevel>(config.Logging.Level, ignoreCase: true);
+        logging.ClearProviders();
+        logging.SetMinimumLevel(level);
+        // The access log is ours; the framework's own per-request lines would only repeat it.
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
+        logging.AddProvider(new DailyFileLoggerProvider(home.LogsDirectory, config.Logging.RetentionDays, level, options.Time));
+        if (options.ConsoleLogging)
+        {
+            logging.AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.TimestampFormat = "HH:mm:ss ";
+            });
+        }
+    }
+
+    private static void ConfigureKestrel(IWebHostBuilder webHost, ServerConfig server)
+    {
+        webHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = server.MaxRequestBodyBytes;
+            var address = server.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(server.Host);
+            kestrel.Listen(address, server.Port);
+        });
+    }
+
+    private static void AddServices(IServiceCollection services, OublietteHome home, OublietteConfig config, ServerHostOptions options)
+    {
+        services.AddSingleton(home);
+        services.AddSingleton(config);
+        services.AddSingleton(options.Time);
+        services.AddSingleton(new OublietteMetrics(options.MetricsRegistry ?? Metrics.NewCustomRegistry()));
+        services.AddSingleton(new AuditLog(home.AuditLog, options.Time));
+        services.AddSingleton(new TokenStore(new SqliteDatabase(home.AuthDatabase)));
+        services.AddSingleton<LastUsedTracker>();
+        services.AddSingleton<TokenService>();
+        services.AddSingleton<Authorizer>();
+        services.AddHostedService<LastUsedFlushService>();
+
+        services.AddSingleton<IReadinessCheck>(provider => new DatabaseReadinessCheck("auth_db", provider.GetRequiredService<TokenStore>().Database));
+        services.AddSingleton<IReadinessCheck>(new DataDirectoryReadinessCheck(home.DataDirectory));
+        services.AddSingleton<ReadinessService>();
+    }
+
+    private static void AddHttpSecurity(IServiceCollection services, OublietteHome home, RateLimitConfig rateLimit)
+    {
+        services.AddAuthentication(OublietteClaims.Scheme)
+            .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(OublietteClaims.Scheme, configureOptions: null);
+        services.AddAuthorization();
+        // The framework's key ring (pulled in by authentication) belongs under the Oubliette home, not in ~/.aspnet.
+        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(home.RunDirectory, "keys")));
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetTokenBucketLimiter(
+                OublietteClaims.ToCaller(context.User)?.TokenId ?? "anonymous",
+                _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = rateLimit.Burst,
+                    TokensPerPeriod = rateLimit.RequestsPerSecond,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                }));
+            limiter.OnRejected = async (rejected, cancellationToken) =>
+            {
+                var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
+                    ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
+                    : 1;
+                rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await JsonRpcError.WriteAsync(rejected.HttpContext, StatusCodes.Status429TooManyRequests, JsonRpcError.RateLimited,
+                    $"rate limit exceeded: {rateLimit.RequestsPerSecond} requests per second (burst {rateLimit.Burst}) per token; retry after {seconds} s",
+                    cancellationToken);
+            };
+        });
+    }
+
+    private static void MapEndpoints(WebApplication app)
+    {
+        app.MapGet("/health", () => Results.Text("""{"status":"ok"}""", "application/json"));
+        app.MapGet("/ready", async (ReadinessService readiness, CancellationToken cancellationToken) =>
+        {
+            var report = await readiness.GetAsync(cancellationToken);
+            return Results.Json(
+                new ReadinessBody(report.Ready ? "ready" : "not_ready", report.Checks),
+                HostingJsonContext.Default.ReadinessBody,
+                statusCode: report.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapGet("/metrics", async (HttpContext context, OublietteMetrics metrics) =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
+        });
+        app.MapMcp("/mcp").RequireAuthorization().RequireRateLimiting(RateLimitPolicy);
+    }
+}

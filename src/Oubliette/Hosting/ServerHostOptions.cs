@@ -1,0 +1,15 @@
+using Prometheus;
+
+namespace Oubliette.Hosting;
+
+/// <summary>How the server is hosted: what differs between the CLI, a daemon and an in-process test.</summary>
+public sealed record ServerHostOptions
+{
+    /// <summary>Also log to the console (the foreground server does; a daemon writes only to data/logs/).</summary>
+    public bool ConsoleLogging { get; init; }
+
+    /// <summary>A registry of its own for each in-process server; null means a fresh one.</summary>
+    public CollectorRegistry? MetricsRegistry { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}

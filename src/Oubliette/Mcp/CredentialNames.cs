@@ -1,0 +1,3 @@
+namespace Oubliette.Mcp;
+
+public sealed record CredentialNames(IReadOnlyList<string> Github, string? GithubDefault, IReadOnlyList<ProviderName> Providers, string? ProvidersDefault);

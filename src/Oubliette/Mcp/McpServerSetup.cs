@@ -1,0 +1,72 @@
+using System.Text.Json;
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Protocol;
+using Oubliette.Auth;
+using Oubliette.Errors;
+using Oubliette.Hosting;
+
+namespace Oubliette.Mcp;
+
+/// <summary>Registers the MCP server: tools, the caller filter and the one place domain errors become tool errors.</summary>
+public static class McpServerSetup
+{
+    public static IServiceCollection AddOublietteMcp(this IServiceCollection services)
+    {
+        services.AddScoped<CallerContext>();
+        services.AddMcpServer(server =>
+            {
+                server.ServerInfo = new Implementation { Name = "oubliette", Version = typeof(McpServerSetup).Assembly.GetName().Version?.ToString(3) ?? "0" };
+            })
+            .WithHttpTransport(transport => transport.SessionMode = HttpServerSessionMode.Stateful)
+            .WithTools<TokenTool>(McpJson.Options)
+            .WithTools<ProjectTool>(McpJson.Options)
+            .WithRequestFilters(filters =>
+            {
+                filters.AddListToolsFilter(next => async (context, cancellationToken) =>
+                {
+                    var result = await next(context, cancellationToken);
+                    var caller = OublietteClaims.ToCaller(context.User);
+                    result.Tools = [.. result.Tools.Where(tool => caller is not null && MayEverUse(caller.Scope, tool.Name))];
+                    return result;
+                });
+                filters.AddCallToolFilter(next => async (context, cancellationToken) =>
+                {
+                    var caller = OublietteClaims.ToCaller(context.User);
+                    if (caller is null)
+                    {
+                        return ToolError("unauthenticated: no token is attached to this call");
+                    }
+
+                    context.Services!.GetRequiredService<CallerContext>().Caller = caller;
+                    try
+                    {
+                        return await next(context, cancellationToken);
+                    }
+                    catch (OublietteException exception)
+                    {
+                        return ToolError(exception.Message);
+                    }
+                    catch (JsonException exception)
+                    {
+                        return ToolError($"invalid arguments for '{context.Params?.Name}': {exception.Message}");
+                    }
+                    catch (ArgumentException exception)
+                    {
+                        return ToolError($"invalid arguments for '{context.Params?.Name}': {exception.Message}");
+                    }
+                });
+            });
+        return services;
+    }
+
+    /// <summary>Tools a scope can never use are hidden from <c>tools/list</c>; each action is still checked per call.</summary>
+    private static bool MayEverUse(TokenScope scope, string tool) =>
+        ActionCatalog.ActionsOf(tool) is var actions && (actions.Count == 0
+            || actions.Any(action => PermissionPolicy.Allows(scope, ActionCatalog.ClassOf($"{tool}.{action}"), scope.ProjectId)));
+
+    private static CallToolResult ToolError(string message) => new()
+    {
+        IsError = true,
+        Content = [new TextContentBlock { Text = message }],
+    };
+}

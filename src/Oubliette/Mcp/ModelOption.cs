@@ -1,0 +1,3 @@
+namespace Oubliette.Mcp;
+
+public sealed record ModelOption(string Alias, string Model, string Provider, string? DisplayName);

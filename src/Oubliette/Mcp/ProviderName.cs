@@ -1,0 +1,3 @@
+namespace Oubliette.Mcp;
+
+public sealed record ProviderName(string Name, string Provider);

@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.Text;
+using System.Threading.Channels;
+
+namespace Oubliette.Operations.Logging;
+
+/// <summary>
+/// Writes log lines to <c>data/logs/oubliette-yyyyMMdd.log</c> (0600), one file per UTC day, keeping the newest
+/// <c>retentionDays</c> files. Loggers only enqueue; one background task does the file I/O.
+/// </summary>
+public sealed class DailyFileLoggerProvider : ILoggerProvider
+{
+    private const string FilePrefix = "oubliette-";
+    private readonly string _directory;
+    private readonly int _retentionDays;
+    private readonly TimeProvider _time;
+    private readonly LogLevel _minimumLevel;
+    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+
+    public DailyFileLoggerProvider(string directory, int retentionDays, LogLevel minimumLevel, TimeProvider time)
+    {
+        _directory = directory;
+        _retentionDays = retentionDays;
+        _minimumLevel = minimumLevel;
+        _time = time;
+        Directory.CreateDirectory(directory);
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    public ILogger CreateLogger(string categoryName) => new DailyFileLogger(this, categoryName);
+
+    public void Dispose()
+    {
+        _lines.Writer.TryComplete();
+        // ILoggerProvider.Dispose is synchronous; the wait is bounded so a stuck disk cannot hold the process open at shutdown.
+#pragma warning disable VSTHRD002
+        _writer.Wait(TimeSpan.FromSeconds(5));
+#pragma warning restore VSTHRD002
+    }
+
+    internal bool IsEnabled(LogLevel level) => level >= _minimumLevel && level != LogLevel.None;
+
+    internal void Enqueue(LogLevel level, string category, string message, Exception? exception)
+    {
+        var builder = new StringBuilder(128)
+            .Append(_time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .Append(' ').Append(LevelName(level)).Append(' ').Append(category).Append(": ").Append(message);
+        if (exception is not null)
+        {
+            builder.AppendLine().Append(exception);
+        }
+
+        _lines.Writer.TryWrite(builder.Append('\n').ToString());
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        string? currentDay = null;
+        FileStream? stream = null;
+        StreamWriter? writer = null;
+        try
+        {
+            while (await _lines.Reader.WaitToReadAsync())
+            {
+                var day = _time.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+                if (day != currentDay)
+                {
+                    if (writer is not null)
+                    {
+                        await writer.DisposeAsync();
+                    }
+
+                    stream = new FileStream(Path.Combine(_directory, $"{FilePrefix}{day}.log"), new FileStreamOptions
+                    {
+                        Mode = FileMode.Append,
+                        Access = FileAccess.Write,
+                        Share = FileShare.ReadWrite,
+                        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                    });
+                    writer = new StreamWriter(stream, new UTF8Encoding(false));
+                    currentDay = day;
+                    PruneOldFiles();
+                }
+
+                while (_lines.Reader.TryRead(out var line))
+                {
+                    await writer!.WriteAsync(line);
+                }
+
+                await writer!.FlushAsync();
+            }
+        }
+        finally
+        {
+            if (writer is not null)
+            {
+                await writer.DisposeAsync();
+            }
+            else if (stream is not null)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
+    private void PruneOldFiles()
+    {
+        var files = Directory.GetFiles(_directory, $"{FilePrefix}*.log").Order(StringComparer.Ordinal).ToList();
+        foreach (var old in files.Take(Math.Max(0, files.Count - _retentionDays)))
+        {
+            File.Delete(old);
+        }
+    }
+
+    private static string LevelName(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "TRCE",
+        LogLevel.Debug => "DBUG",
+        LogLevel.Information => "INFO",
+        LogLevel.Warning => "WARN",
+        LogLevel.Error => "FAIL",
+        _ => "CRIT",
+    };
+}

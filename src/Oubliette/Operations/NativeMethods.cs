@@ -1,0 +1,15 @@
+using System.Runtime.InteropServices;
+
+namespace Oubliette.Operations;
+
+/// <summary>The two POSIX calls .NET does not expose: the file-creation mask and sending a signal other than SIGKILL.</summary>
+internal static class NativeMethods
+{
+    public const int SigTerm = 15;
+
+    [DllImport("libc", EntryPoint = "umask", SetLastError = false)]
+    public static extern uint SetUmask(uint mask);
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static extern int Kill(int pid, int signal);
+}

@@ -1,0 +1,3 @@
+using Oubliette.Cli;
+
+return await CliApp.RunAsync(args);

@@ -1,0 +1,30 @@
+using System.Text.Json;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Oubliette.Testing;
+
+/// <summary>Official MCP C# client helpers: connect with a bearer token, call a tool and read its JSON.</summary>
+public static class Mcp
+{
+    public static Task<McpClient> ConnectAsync(Uri endpoint, string secret, CancellationToken cancellationToken = default) =>
+        McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions
+            {
+                Endpoint = endpoint,
+                TransportMode = HttpTransportMode.StreamableHttp,
+                AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {secret}" },
+            }),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "oubliette-tests", Version = "1.0" } },
+            cancellationToken: cancellationToken);
+
+    public static async Task<ToolOutcome> CallAsync(this McpClient client, string tool, object arguments, CancellationToken cancellationToken = default)
+    {
+        var dictionary = JsonSerializer.SerializeToElement(arguments).EnumerateObject()
+            .ToDictionary(property => property.Name, property => (object?)property.Value);
+        var result = await client.CallToolAsync(tool, dictionary, cancellationToken: cancellationToken);
+        var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(block => block.Text));
+        JsonElement? structured = result.StructuredContent is { } content ? JsonSerializer.SerializeToElement(content) : null;
+        return new ToolOutcome(result.IsError == true, text, structured);
+    }
+}
