@@ -5,7 +5,7 @@ using ModelContextProtocol.Protocol;
 namespace Oubliette.Testing;
 
 /// <summary>Official MCP C# client helpers: connect with a bearer token, call a tool and read its JSON.</summary>
-public static class Mcp
+public static class McpTestClient
 {
     public static Task<McpClient> ConnectAsync(Uri endpoint, string secret, CancellationToken cancellationToken = default) =>
         McpClient.CreateAsync(
