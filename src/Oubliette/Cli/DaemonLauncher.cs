@@ -36,7 +36,7 @@ internal sealed class DaemonLauncher(CliContext context, OublietteHome home)
             {
                 if (runFiles.ReadAddress() is { } address && runFiles.LivePid() == child.Id && await IsHealthyAsync(http, address, deadline.Token))
                 {
-                    await context.Out.WriteLineAsync($"oubliette started: {address} (pid {child.Id}); logs in {home.LogsDirectory}");
+                    await context.Out.WriteLineAsync($"oubliette started: {address.GetLeftPart(UriPartial.Authority)} (pid {child.Id}); logs in {home.LogsDirectory}");
                     return CliApp.Success;
                 }
 

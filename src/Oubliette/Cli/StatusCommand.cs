@@ -35,7 +35,7 @@ public sealed class StatusCommand
         await _context.Out.WriteLineAsync($"""
             oubliette is running
               pid:     {pid}
-              address: {address?.ToString().TrimEnd('/') ?? "-"}
+              address: {address?.GetLeftPart(UriPartial.Authority) ?? "-"}
               uptime:  {uptime:d\.hh\:mm\:ss}
               health:  {health}
               home:    {home.Root}

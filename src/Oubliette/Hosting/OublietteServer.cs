@@ -82,6 +82,7 @@ public sealed class OublietteServer : IAsyncDisposable
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
+        app.UseMiddleware<RequestBodyBufferingMiddleware>();
         MapEndpoints(app);
         return app;
     }
@@ -94,6 +95,8 @@ public sealed class OublietteServer : IAsyncDisposable
         // The access log is ours; the framework's own per-request lines would only repeat it.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
+        // Its keys live in data/run/keys (0700); the warning about unencrypted keys at rest says nothing new.
+        logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
         logging.AddProvider(new DailyFileLoggerProvider(home.LogsDirectory, config.Logging.RetentionDays, level, options.Time));
         if (options.ConsoleLogging)
         {
