@@ -1,1 +1,22 @@
-return 0;
+using Oubliette.Bench;
+
+// Prints figures; asserts nothing. Run: dotnet run -c Release --project bench/Oubliette.Bench [-- --seconds 5]
+var seconds = args.Length == 2 && args[0] == "--seconds" ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+await using var server = await ServerUnderTest.StartAsync();
+Console.WriteLine($"oubliette {server.Address} pid {server.Pid}; {Environment.ProcessorCount} cores");
+
+await Task.Delay(TimeSpan.FromSeconds(3));
+Console.WriteLine($"idle RSS after start: {server.ResidentMegabytes():0.0} MB");
+
+Console.WriteLine();
+Console.WriteLine("MCP tool calls (project options, authenticated, stateful Streamable HTTP, separate client process)");
+Console.WriteLine($"{"clients",8} {"calls/s",10} {"p50 ms",8} {"p99 ms",8} {"calls",8} {"errors",7}");
+foreach (var clients in new[] { 1, 8, 32 })
+{
+    var result = await McpLoad.RunAsync(server, clients, TimeSpan.FromSeconds(seconds));
+    Console.WriteLine($"{clients,8} {result.CallsPerSecond,10:0} {result.P50Milliseconds,8:0.00} {result.P99Milliseconds,8:0.00} {result.Calls,8} {result.Errors,7}");
+}
+
+await Task.Delay(TimeSpan.FromSeconds(3));
+Console.WriteLine();
+Console.WriteLine($"idle RSS after load: {server.ResidentMegabytes():0.0} MB");

@@ -17,6 +17,6 @@ public static class TokenSecrets
     public static byte[] Hash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
 
     /// <summary>Shape check before any lookup, so garbage never reaches the database.</summary>
-    public static bool LooksLikeSecret(string? text) =>
+    public static bool LooksLikeSecret([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? text) =>
         text is { Length: 68 } && text.StartsWith(SecretPrefix, StringComparison.Ordinal) && text.AsSpan(4).ContainsAnyExcept("0123456789abcdef") is false;
 }

@@ -62,7 +62,7 @@ public sealed partial class TokenService(TokenStore store, LastUsedTracker lastU
             return (null, "malformed token (expected Bearer oub_ followed by 64 hex characters)");
         }
 
-        var token = await store.FindByHashAsync(TokenSecrets.Hash(secret!), cancellationToken);
+        var token = await store.FindByHashAsync(TokenSecrets.Hash(secret), cancellationToken);
         if (token is null)
         {
             return (null, "unknown or revoked token");

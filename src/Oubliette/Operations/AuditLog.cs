@@ -21,7 +21,7 @@ public sealed class AuditLog(string path, TimeProvider time)
         var bytes = System.Text.Encoding.UTF8.GetBytes(line);
         lock (_gate)
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? ".");
             using var stream = new FileStream(path, new FileStreamOptions
             {
                 Mode = FileMode.Append,

@@ -30,7 +30,7 @@ public sealed class SqliteDatabase
     {
         if (!File.Exists(Path))
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? ".");
             using var _ = new FileStream(Path, new FileStreamOptions
             {
                 Mode = FileMode.CreateNew,

@@ -209,6 +209,52 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Runbook_pgrep_finds_the_server_and_sqlite_maintenance_is_safe_while_it_runs()
+    {
+        var adminSecret = await InitOnFreePortAsync();
+        using var server = OublietteProcess.Start(["--dir", _root]);
+        var address = await WaitForAddressAsync(server);
+        var database = Path.Combine(_root, "data", "auth.db");
+        await using var client = await McpTestClient.ConnectAsync(new Uri(address, "/mcp"), adminSecret);
+        await client.CallAsync("token", new { action = "create", name = "before-vacuum", scope = "admin:ro" });
+
+        var pgrep = await RunToolAsync("pgrep", "-f", "oubliette");
+        File.Copy(database, database + ".backup");
+        var vacuum = await RunToolAsync("sqlite3", database, "VACUUM;");
+        var integrity = await RunToolAsync("sqlite3", database + ".backup", "PRAGMA integrity_check;");
+        var created = await client.CallAsync("token", new { action = "create", name = "after-vacuum", scope = "admin:ro" });
+        var listed = await client.CallAsync("token", new { action = "list" });
+        var liveIntegrity = await RunToolAsync("sqlite3", database, "PRAGMA integrity_check;");
+        Signal(server.Id, "TERM");
+        await server.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Contains(server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), pgrep.Output.Split('\n'));
+        Assert.True(vacuum.ExitCode == 0, vacuum.Error);
+        Assert.Equal("ok", integrity.Output.Trim());
+        Assert.False(created.IsError, created.Text);
+        Assert.Contains("before-vacuum", listed.Text, StringComparison.Ordinal);
+        Assert.Contains("after-vacuum", listed.Text, StringComparison.Ordinal);
+        Assert.Equal("ok", liveIntegrity.Output.Trim());
+        Assert.Equal(0, server.ExitCode);
+    }
+
+    private static async Task<CommandResult> RunToolAsync(string tool, params string[] arguments)
+    {
+        var startInfo = new System.Diagnostics.ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        // Installed by the test command (scripts/install-prerequisites.sh); a missing tool fails this test loudly.
+        using var process = System.Diagnostics.Process.Start(startInfo)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return new CommandResult(process.ExitCode, output, error);
+    }
+
+    [Fact]
     public async Task Broken_config_prints_every_problem_and_exits_1()
     {
         await InitOnFreePortAsync();

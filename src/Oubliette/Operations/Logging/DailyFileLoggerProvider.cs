@@ -57,38 +57,30 @@ public sealed class DailyFileLoggerProvider : ILoggerProvider
     private async Task WriteLoopAsync()
     {
         string? currentDay = null;
-        FileStream? stream = null;
         StreamWriter? writer = null;
         try
         {
             while (await _lines.Reader.WaitToReadAsync())
             {
                 var day = _time.GetUtcNow().ToString("yyyyMMdd", CultureInfo.InvariantCulture);
-                if (day != currentDay)
+                if (writer is null || day != currentDay)
                 {
                     if (writer is not null)
                     {
                         await writer.DisposeAsync();
                     }
 
-                    stream = new FileStream(Path.Combine(_directory, $"{FilePrefix}{day}.log"), new FileStreamOptions
-                    {
-                        Mode = FileMode.Append,
-                        Access = FileAccess.Write,
-                        Share = FileShare.ReadWrite,
-                        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                    });
-                    writer = new StreamWriter(stream, new UTF8Encoding(false));
+                    writer = OpenDailyFile(day);
                     currentDay = day;
                     PruneOldFiles();
                 }
 
                 while (_lines.Reader.TryRead(out var line))
                 {
-                    await writer!.WriteAsync(line);
+                    await writer.WriteAsync(line);
                 }
 
-                await writer!.FlushAsync();
+                await writer.FlushAsync();
             }
         }
         finally
@@ -97,12 +89,18 @@ public sealed class DailyFileLoggerProvider : ILoggerProvider
             {
                 await writer.DisposeAsync();
             }
-            else if (stream is not null)
-            {
-                await stream.DisposeAsync();
-            }
         }
     }
+
+    private StreamWriter OpenDailyFile(string day) => new(
+        new FileStream(Path.Combine(_directory, $"{FilePrefix}{day}.log"), new FileStreamOptions
+        {
+            Mode = FileMode.Append,
+            Access = FileAccess.Write,
+            Share = FileShare.ReadWrite,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }),
+        new UTF8Encoding(false));
 
     private void PruneOldFiles()
     {
