@@ -64,6 +64,12 @@ public static class CliApp
             await context.Error.WriteLineAsync($"error: {exception.Message}");
             return Failure;
         }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // Unexpected: reported in full (type, message, stack) so that it can be fixed, with the failure exit code.
+            await context.Error.WriteLineAsync($"error: unexpected {exception}");
+            return Failure;
+        }
     }
 
     internal static RootCommand Build(CliContext context)
@@ -79,6 +85,9 @@ public static class CliApp
         token.Subcommands.Add(new TokenListCommand(context).Command);
         token.Subcommands.Add(new TokenRevokeCommand(context).Command);
         root.Subcommands.Add(token);
+        var image = new Command("image", "Agent images.");
+        image.Subcommands.Add(new ImageBuildCommand(context).Command);
+        root.Subcommands.Add(image);
         return root;
     }
 }

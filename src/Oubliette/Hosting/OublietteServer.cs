@@ -7,6 +7,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Data.Sqlite;
 using Oubliette.Auth;
 using Oubliette.Configuration;
+using Oubliette.Containers;
+using Oubliette.Containers.Docker;
+using Oubliette.Projects;
 using Oubliette.Mcp;
 using Oubliette.Operations;
 using Oubliette.Operations.Logging;
@@ -134,6 +137,17 @@ public sealed class OublietteServer : IAsyncDisposable
 
         services.AddSingleton<IReadinessCheck>(provider => new DatabaseReadinessCheck("auth_db", provider.GetRequiredService<TokenStore>().Database));
         services.AddSingleton<IReadinessCheck>(new DataDirectoryReadinessCheck(home.DataDirectory));
+        services.AddSingleton<IReadinessCheck, ContainerRuntimeReadinessCheck>();
+
+        services.AddSingleton<IContainerRuntime>(new DockerContainerRuntime(options.DockerHost));
+        services.AddSingleton(new ContainerLabelSet(options.ContainerLabels));
+        services.AddSingleton<ProjectPaths>();
+        services.AddSingleton<ProjectStore>();
+        services.AddSingleton<KeyedLocks>();
+        services.AddSingleton<GitWorkspaces>();
+        services.AddSingleton<ProjectContainers>();
+        services.AddSingleton<ProjectService>();
+        services.AddHostedService<ContainerReattachService>();
         services.AddSingleton<ReadinessService>();
     }
 

@@ -12,4 +12,10 @@ public sealed record ServerHostOptions
     public CollectorRegistry? MetricsRegistry { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Labels put on every container this server creates (tests tag theirs for cleanup).</summary>
+    public IReadOnlyDictionary<string, string> ContainerLabels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The engine to use; null means Docker at DOCKER_HOST or /var/run/docker.sock.</summary>
+    public string? DockerHost { get; init; } = Environment.GetEnvironmentVariable("DOCKER_HOST");
 }

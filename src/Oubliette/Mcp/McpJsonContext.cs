@@ -5,4 +5,6 @@ namespace Oubliette.Mcp;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TokenToolResult))]
 [JsonSerializable(typeof(ProjectToolResult))]
+[JsonSerializable(typeof(WorkspaceToolResult))]
+[JsonSerializable(typeof(ContainerToolResult))]
 internal sealed partial class McpJsonContext : JsonSerializerContext;

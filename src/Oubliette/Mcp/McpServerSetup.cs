@@ -20,6 +20,8 @@ public static class McpServerSetup
             .WithHttpTransport(transport => transport.SessionMode = HttpServerSessionMode.Stateful)
             .WithTools<TokenTool>(McpJson.Options)
             .WithTools<ProjectTool>(McpJson.Options)
+            .WithTools<WorkspaceTool>(McpJson.Options)
+            .WithTools<ContainerTool>(McpJson.Options)
             .WithRequestFilters(filters =>
             {
                 filters.AddListToolsFilter(next => async (context, cancellationToken) =>

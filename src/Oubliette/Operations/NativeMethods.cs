@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Oubliette.Operations;
 
-/// <summary>The two POSIX calls .NET does not expose: the file-creation mask and sending a signal other than SIGKILL.</summary>
+/// <summary>The POSIX calls .NET does not expose: the file-creation mask, signals other than SIGKILL, and chown.</summary>
 internal static class NativeMethods
 {
     public const int SigTerm = 15;
@@ -12,4 +12,7 @@ internal static class NativeMethods
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static extern int Kill(int pid, int signal);
+
+    [DllImport("libc", EntryPoint = "lchown", SetLastError = true)]
+    public static extern int LChown(string path, uint owner, uint group);
 }

@@ -32,7 +32,7 @@ public sealed class McpServerTests : IAsyncLifetime
         var tools = await client.ListToolsAsync();
 
         Assert.Equal("oubliette", client.ServerInfo?.Name);
-        Assert.Equal(["project", "token"], tools.Select(tool => tool.Name).Order());
+        Assert.Equal(["container", "project", "token", "workspace"], tools.Select(tool => tool.Name).Order());
         Assert.NotNull(tools.Single(tool => tool.Name == "token").ProtocolTool.OutputSchema);
     }
 
@@ -44,7 +44,7 @@ public sealed class McpServerTests : IAsyncLifetime
 
         var tools = await client.ListToolsAsync();
 
-        Assert.Equal(["project"], tools.Select(tool => tool.Name));
+        Assert.Equal(["container", "project", "workspace"], tools.Select(tool => tool.Name).Order());
     }
 
     [Fact]
@@ -225,7 +225,7 @@ public sealed class McpServerTests : IAsyncLifetime
 
         Assert.Equal("""{"status":"ok"}""", health);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Equal("""{"status":"ready","checks":{"auth_db":"ok","data_dir":"ok"}}""", await ready.Content.ReadAsStringAsync());
+        Assert.Equal("""{"status":"ready","checks":{"auth_db":"ok","data_dir":"ok","container_runtime":"ok"}}""", await ready.Content.ReadAsStringAsync());
     }
 
     [Fact]

@@ -1,0 +1,3 @@
+namespace Oubliette.Containers;
+
+public sealed record ContainerLogs(string Stdout, string Stderr, long TruncatedBytes);

@@ -1,0 +1,112 @@
+using System.ComponentModel;
+using System.Globalization;
+using ModelContextProtocol.Server;
+using Oubliette.Auth;
+using Oubliette.Errors;
+using Oubliette.Operations;
+using Oubliette.Projects;
+
+namespace Oubliette.Mcp;
+
+[McpServerToolType]
+public sealed class ContainerTool(ProjectService projects, ProjectContainers containers, Authorizer authorizer, CallerContext callerContext, AuditLog audit, TimeProvider time)
+{
+    private const int DefaultTimeoutSeconds = 60;
+    private const int MaxTimeoutSeconds = 3600;
+
+    [McpServerTool(Name = "container", UseStructuredContent = true)]
+    [Description("A project's container. Actions: start, stop, restart, status {project_id}; exec {project_id, command, working_dir?, timeout_seconds?} -> stdout, stderr, exit_code; logs {project_id, tail?, since?}.")]
+    public async Task<ContainerToolResult> RunAsync(
+        [Description("start | stop | restart | status | exec | logs")] string action,
+        [Description("the project's UUID")] string? project_id = null,
+        [Description("exec: shell command (sh -c), run as the agent user")] string? command = null,
+        [Description("exec: absolute directory in the container (default: the default workspace)")] string? working_dir = null,
+        [Description("exec: kill the command after this many seconds (default 60, at most 3600)")] int? timeout_seconds = null,
+        [Description("logs: last N lines (default 100)")] int? tail = null,
+        [Description("logs: only lines after this time (ISO-8601) or this long ago (e.g. 10m, 2h)")] string? since = null,
+        CancellationToken cancellationToken = default)
+    {
+        var verb = ToolArguments.Action("container", action, ActionCatalog.ActionsOf("container"));
+        var projectId = ProjectIds.Parse("project_id", project_id);
+        var caller = callerContext.Caller;
+        authorizer.Demand(caller, $"container.{verb}", projectId);
+        var project = await projects.RequireAsync(projectId, cancellationToken);
+        switch (verb)
+        {
+            case "start":
+                return new ContainerToolResult(Status: await containers.EnsureRunningAsync(project, cancellationToken));
+            case "stop":
+                return new ContainerToolResult(Status: await containers.StopAsync(projectId, cancellationToken));
+            case "restart":
+                return new ContainerToolResult(Status: await containers.RestartAsync(project, cancellationToken));
+            case "status":
+                return new ContainerToolResult(Status: await containers.StatusAsync(projectId, cancellationToken));
+            case "logs":
+                var logs = await containers.LogsAsync(projectId, ValidateTail(tail), ParseSince(since), cancellationToken);
+                return new ContainerToolResult(Logs: new LogsOutput(logs.Stdout, logs.Stderr, logs.TruncatedBytes));
+            default:
+                return new ContainerToolResult(Exec: await ExecAsync(project, caller, command, working_dir, timeout_seconds, cancellationToken));
+        }
+    }
+
+    private async Task<ExecOutput> ExecAsync(ProjectMetadata project, Caller caller, string? command, string? workingDirectory, int? timeoutSeconds, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(command))
+        {
+            throw new InvalidArgumentException("container exec: 'command' is required");
+        }
+
+        if (workingDirectory is not null && (!workingDirectory.StartsWith('/') || workingDirectory.Contains('\0', StringComparison.Ordinal)))
+        {
+            throw new InvalidArgumentException($"working_dir '{workingDirectory}' is not an absolute path in the container");
+        }
+
+        var seconds = timeoutSeconds ?? DefaultTimeoutSeconds;
+        if (seconds is < 1 or > MaxTimeoutSeconds)
+        {
+            throw new InvalidArgumentException($"timeout_seconds {seconds} is out of range (1..{MaxTimeoutSeconds})");
+        }
+
+        var directory = workingDirectory ?? $"/workspace/{project.DefaultWorkspaceId:D}";
+        var result = await containers.ExecAsync(project, command, directory, TimeSpan.FromSeconds(seconds), cancellationToken);
+        audit.Write(new AuditEntry("container.exec", result.TimedOut ? "timed_out" : "ok", caller.TokenId, caller.Scope.ToString(), project.Id.ToString("D"),
+            $"exit_code={result.ExitCode}"));
+        if (result.TimedOut)
+        {
+            throw new LimitReachedException(
+                $"command exceeded timeout_seconds={seconds} and was killed (exit code {result.ExitCode}); stdout so far: {Excerpt(result.Stdout)}; stderr so far: {Excerpt(result.Stderr)}");
+        }
+
+        return new ExecOutput(result.Stdout, result.Stderr, result.ExitCode, result.TruncatedBytes);
+    }
+
+    private static int ValidateTail(int? tail) =>
+        tail is { } lines && (lines < 1 || lines > 10_000)
+            ? throw new InvalidArgumentException($"tail {lines} is out of range (1..10000)")
+            : tail ?? 100;
+
+    private DateTimeOffset? ParseSince(string? since)
+    {
+        if (string.IsNullOrWhiteSpace(since))
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var instant))
+        {
+            return instant;
+        }
+
+        try
+        {
+            var ahead = Auth.ExpiryParser.Parse(since, time.GetUtcNow());
+            return ahead is { } future ? time.GetUtcNow() - (future - time.GetUtcNow()) : null;
+        }
+        catch (InvalidArgumentException)
+        {
+            throw new InvalidArgumentException($"since '{since}' is not valid (an ISO-8601 time, or a duration ago such as 10m, 2h, 1d)");
+        }
+    }
+
+    private static string Excerpt(string text) => text.Length > 2000 ? text[^2000..] : text;
+}

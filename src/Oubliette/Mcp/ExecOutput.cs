@@ -1,0 +1,3 @@
+namespace Oubliette.Mcp;
+
+public sealed record ExecOutput(string Stdout, string Stderr, long ExitCode, long TruncatedBytes);

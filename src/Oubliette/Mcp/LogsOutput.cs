@@ -1,0 +1,3 @@
+namespace Oubliette.Mcp;
+
+public sealed record LogsOutput(string Stdout, string Stderr, long TruncatedBytes);

@@ -1,0 +1,279 @@
+using System.Text.RegularExpressions;
+using Oubliette.Auth;
+using Oubliette.Configuration;
+using Oubliette.Errors;
+using Oubliette.Operations;
+
+namespace Oubliette.Projects;
+
+/// <summary>Projects and their workspaces (SPEC §5): create, list, get, delete; the container follows the project.</summary>
+public sealed partial class ProjectService(
+    ProjectStore store,
+    ProjectPaths paths,
+    ProjectContainers containers,
+    GitWorkspaces git,
+    KeyedLocks locks,
+    OublietteConfig config,
+    AuditLog audit,
+    TimeProvider time)
+{
+    private readonly SemaphoreSlim _createGate = new(1, 1);
+
+    public async Task<ProjectView> CreateAsync(CreateProjectRequest request, Caller caller, CancellationToken cancellationToken)
+    {
+        var name = request.Name?.Trim();
+        if (string.IsNullOrEmpty(name) || !ProjectName().IsMatch(name))
+        {
+            throw new InvalidArgumentException($"name '{request.Name}' is not valid (1-64 characters: letters, digits, space, '.', '_', '-'; starting with a letter or digit)");
+        }
+
+        var project = new ProjectMetadata
+        {
+            Id = Guid.NewGuid(),
+            Name = name,
+            Description = request.Description,
+            CreatedAt = time.GetUtcNow(),
+            UpdatedAt = time.GetUtcNow(),
+            Model = ValidateModel(request.Model),
+            Autonomy = ValidateLevel("autonomy", request.Autonomy ?? config.Defaults.Agent.Autonomy),
+            Reasoning = ValidateLevel("reasoning", request.Reasoning ?? config.Defaults.Agent.Reasoning),
+            ContainerType = ValidateContainerType(request.ContainerType ?? config.Defaults.Container.Type),
+            RemoteUrl = request.RemoteUrl is { } url ? GitWorkspaces.ValidateRemote("remote_url", url) : null,
+            GithubCredential = request.RemoteUrl is null && request.GithubCredential is null ? null : git.ValidateCredential(request.GithubCredential),
+            InitGit = request.InitGit ?? true,
+            WorkspaceIsolation = request.WorkspaceIsolation ?? false,
+            Limits = new ProjectLimits(
+                InRange("max_recursion_depth", request.MaxRecursionDepth, 0, 32),
+                InRange("max_agents_per_session", request.MaxAgentsPerSession, 1, 10_000),
+                request.MaxCostUsd is { } cost && (cost < 0 || cost > 1_000_000 || double.IsNaN(cost))
+                    ? throw new InvalidArgumentException($"max_cost_usd {cost} is out of range (0..1000000)")
+                    : request.MaxCostUsd),
+            DefaultWorkspaceId = Guid.NewGuid(),
+            Workspaces = [],
+        };
+
+        await _createGate.WaitAsync(cancellationToken);
+        try
+        {
+            if ((await store.ListAsync(cancellationToken)).FirstOrDefault(existing => string.Equals(existing.Name, name, StringComparison.OrdinalIgnoreCase)) is { } clash)
+            {
+                throw new ConflictException($"a project named '{clash.Name}' already exists (id {clash.Id:D}); names are unique");
+            }
+
+            project = project with { Workspaces = [new WorkspaceMetadata(project.DefaultWorkspaceId, null, project.RemoteUrl, project.CreatedAt)] };
+            try
+            {
+                Directory.CreateDirectory(paths.RunDirectory(project.Id));
+                await PrepareWorkspaceAsync(project, project.DefaultWorkspaceId, project.RemoteUrl, project.GithubCredential, cancellationToken);
+                FileOwnership.ChownRecursive(paths.RunDirectory(project.Id), ProjectContainers.AgentUid, ProjectContainers.AgentUid);
+                await store.SaveAsync(project, cancellationToken);
+                await containers.EnsureRunningAsync(project, cancellationToken);
+            }
+            catch
+            {
+                // Nothing half-made stays behind: no folder, no container, no metadata.
+                await containers.RemoveAsync(project.Id, CancellationToken.None);
+                await store.DeleteAsync(project.Id, CancellationToken.None);
+                throw;
+            }
+        }
+        finally
+        {
+            _createGate.Release();
+        }
+
+        audit.Write(new AuditEntry("project.create", "ok", caller.TokenId, caller.Scope.ToString(), project.Id.ToString("D"), $"name={project.Name}"));
+        return await ViewAsync(project, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ProjectView>> ListAsync(Caller caller, string? nameContains, int? limit, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > 1000)
+        {
+            throw new InvalidArgumentException($"limit {limit} is out of range (1..1000)");
+        }
+
+        var visible = (await store.ListAsync(cancellationToken))
+            .Where(project => PermissionPolicy.CanSee(caller.Scope, project.Id))
+            .Where(project => nameContains is null || project.Name.Contains(nameContains, StringComparison.OrdinalIgnoreCase))
+            .Take(limit ?? 100)
+            .ToList();
+        var views = new List<ProjectView>(visible.Count);
+        foreach (var project in visible)
+        {
+            views.Add(await ViewAsync(project, cancellationToken));
+        }
+
+        return views;
+    }
+
+    public async Task<ProjectMetadata> RequireAsync(Guid id, CancellationToken cancellationToken) =>
+        await store.FindAsync(id, cancellationToken) ?? throw new NotFoundException($"project '{id:D}' not found");
+
+    public async Task<ProjectView> GetAsync(Guid id, CancellationToken cancellationToken) => await ViewAsync(await RequireAsync(id, cancellationToken), cancellationToken);
+
+    public async Task<ProjectView> DeleteAsync(Guid id, bool force, Caller caller, CancellationToken cancellationToken)
+    {
+        using var _ = await locks.AcquireAsync(id, cancellationToken);
+        var project = await RequireAsync(id, cancellationToken);
+        var view = await ViewAsync(project, cancellationToken);
+        if (view.ActiveSessions > 0 && !force)
+        {
+            throw new ConflictException($"project '{id:D}' has {view.ActiveSessions} active sessions; end them or pass force=true");
+        }
+
+        await containers.RemoveAsync(id, cancellationToken);
+        await store.DeleteAsync(id, cancellationToken);
+        audit.Write(new AuditEntry("project.delete", "ok", caller.TokenId, caller.Scope.ToString(), id.ToString("D"), $"name={project.Name}"));
+        return view with { Container = await containers.StatusAsync(id, cancellationToken) };
+    }
+
+    public async Task<IReadOnlyList<WorkspaceMetadata>> ListWorkspacesAsync(Guid projectId, CancellationToken cancellationToken) =>
+        (await RequireAsync(projectId, cancellationToken)).Workspaces;
+
+    public async Task<WorkspaceMetadata> CreateWorkspaceAsync(Guid projectId, string? externalId, string? source, CancellationToken cancellationToken)
+    {
+        if (externalId is not null && (externalId.Length is 0 or > 128 || externalId.Any(char.IsControl)))
+        {
+            throw new InvalidArgumentException("external_id must be 1-128 printable characters");
+        }
+
+        if (source is not null)
+        {
+            GitWorkspaces.ValidateRemote("source", source);
+        }
+
+        using var _ = await locks.AcquireAsync(projectId, cancellationToken);
+        var project = await RequireAsync(projectId, cancellationToken);
+        if (externalId is not null && project.Workspaces.FirstOrDefault(workspace => workspace.ExternalId == externalId) is { } existing)
+        {
+            throw new ConflictException($"workspace with external_id '{externalId}' already exists (id {existing.Id:D})");
+        }
+
+        var workspace = new WorkspaceMetadata(Guid.NewGuid(), externalId, source, time.GetUtcNow());
+        try
+        {
+            await PrepareWorkspaceAsync(project, workspace.Id, source, source is null ? null : git.ValidateCredential(project.GithubCredential), cancellationToken);
+            await store.SaveAsync(project with { Workspaces = [.. project.Workspaces, workspace], UpdatedAt = time.GetUtcNow() }, cancellationToken);
+        }
+        catch
+        {
+            DeleteFolder(paths.Workspace(projectId, workspace.Id));
+            throw;
+        }
+
+        return workspace;
+    }
+
+    public async Task<WorkspaceMetadata> DeleteWorkspaceAsync(Guid projectId, Guid workspaceId, CancellationToken cancellationToken)
+    {
+        using var _ = await locks.AcquireAsync(projectId, cancellationToken);
+        var project = await RequireAsync(projectId, cancellationToken);
+        var workspace = project.Workspaces.FirstOrDefault(candidate => candidate.Id == workspaceId)
+            ?? throw new NotFoundException($"workspace '{workspaceId:D}' not found in project '{projectId:D}'");
+        if (workspaceId == project.DefaultWorkspaceId)
+        {
+            throw new ConflictException($"workspace '{workspaceId:D}' is the project's default workspace and cannot be deleted");
+        }
+
+        await store.SaveAsync(project with { Workspaces = [.. project.Workspaces.Where(candidate => candidate.Id != workspaceId)], UpdatedAt = time.GetUtcNow() }, cancellationToken);
+        DeleteFolder(paths.Workspace(projectId, workspaceId));
+        return workspace;
+    }
+
+    public EffectiveLimits LimitsOf(ProjectMetadata project)
+    {
+        var defaults = config.Defaults.Limits;
+        string Source(object? overridden) => overridden is null ? "default" : "project";
+        return new EffectiveLimits(
+            project.Limits.MaxRecursionDepth ?? defaults.MaxRecursionDepth,
+            project.Limits.MaxAgentsPerSession ?? defaults.MaxAgentsPerSession,
+            project.Limits.MaxCostUsd ?? defaults.MaxCostUsd,
+            defaults.MaxActiveSessionsPerProject,
+            new Dictionary<string, string>
+            {
+                ["max_recursion_depth"] = Source(project.Limits.MaxRecursionDepth),
+                ["max_agents_per_session"] = Source(project.Limits.MaxAgentsPerSession),
+                ["max_cost_usd"] = Source(project.Limits.MaxCostUsd),
+                ["max_active_sessions_per_project"] = "default",
+            });
+    }
+
+    private async Task<ProjectView> ViewAsync(ProjectMetadata project, CancellationToken cancellationToken) => new(
+        project.Id,
+        project.Name,
+        project.Description,
+        project.CreatedAt,
+        project.UpdatedAt,
+        project.Model,
+        project.Autonomy,
+        project.Reasoning,
+        project.ContainerType,
+        project.RemoteUrl,
+        project.GithubCredential,
+        project.WorkspaceIsolation,
+        LimitsOf(project),
+        project.DefaultWorkspaceId,
+        project.Workspaces.Count,
+        await containers.StatusAsync(project.Id, cancellationToken),
+        // Sessions arrive with the session service; until then no project can have an active one.
+        0);
+
+    private async Task PrepareWorkspaceAsync(ProjectMetadata project, Guid workspaceId, string? source, string? credential, CancellationToken cancellationToken)
+    {
+        var workspaces = paths.WorkspacesDirectory(project.Id);
+        Directory.CreateDirectory(workspaces);
+        var folder = paths.Workspace(project.Id, workspaceId);
+        if (source is not null)
+        {
+            await git.CloneAsync(source, credential, folder, cancellationToken);
+        }
+        else if (project.InitGit)
+        {
+            await GitWorkspaces.InitAsync(folder, cancellationToken);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        // The agent runs as gogol (uid 1000): it owns the workspaces it is given.
+        FileOwnership.ChownRecursive(workspaces, ProjectContainers.AgentUid, ProjectContainers.AgentUid);
+    }
+
+    private string? ValidateModel(string? model)
+    {
+        if (model is not null && !config.Models.Models.ContainsKey(model))
+        {
+            throw new InvalidArgumentException($"model '{model}' is not configured (configured: {(config.Models.Models.Count == 0 ? "none" : string.Join(", ", config.Models.Models.Keys))})");
+        }
+
+        return model ?? config.Defaults.Agent.Model ?? config.Models.SessionModel;
+    }
+
+    private static string ValidateLevel(string field, string value) =>
+        ConfigParser.Levels.Contains(value, StringComparer.Ordinal)
+            ? value
+            : throw new InvalidArgumentException($"{field} '{value}' is not valid (allowed: {string.Join(", ", ConfigParser.Levels)})");
+
+    private string ValidateContainerType(string type) =>
+        config.Containers.ContainsKey(type)
+            ? type
+            : throw new InvalidArgumentException($"container_type '{type}' is not valid (allowed: {string.Join(", ", config.Containers.Keys)})");
+
+    private static int? InRange(string field, int? value, int min, int max) =>
+        value is { } number && (number < min || number > max)
+            ? throw new InvalidArgumentException($"{field} {number} is out of range ({min}..{max})")
+            : value;
+
+    private static void DeleteFolder(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")]
+    private static partial Regex ProjectName();
+}

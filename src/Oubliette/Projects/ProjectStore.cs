@@ -1,0 +1,104 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+
+namespace Oubliette.Projects;
+
+/// <summary>
+/// Project metadata on disk (atomic writes: temp file + rename) with an in-memory copy, loaded once, so that listing
+/// never walks the disk. Callers hold the project's lock around read-modify-write.
+/// </summary>
+public sealed class ProjectStore(ProjectPaths paths)
+{
+    private readonly ConcurrentDictionary<Guid, ProjectMetadata> _projects = new();
+    private readonly SemaphoreSlim _loadGate = new(1, 1);
+    private bool _loaded;
+
+    public async Task<IReadOnlyList<ProjectMetadata>> ListAsync(CancellationToken cancellationToken)
+    {
+        await EnsureLoadedAsync(cancellationToken);
+        return [.. _projects.Values.OrderBy(project => project.CreatedAt).ThenBy(project => project.Name, StringComparer.Ordinal)];
+    }
+
+    public async Task<ProjectMetadata?> FindAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await EnsureLoadedAsync(cancellationToken);
+        return _projects.TryGetValue(id, out var project) ? project : null;
+    }
+
+    public async Task SaveAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    {
+        await EnsureLoadedAsync(cancellationToken);
+        var file = paths.MetadataFile(project.Id);
+        Directory.CreateDirectory(paths.Directory(project.Id));
+        var temporary = $"{file}.{Guid.NewGuid():N}.tmp";
+        await using (var stream = new FileStream(temporary, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            await JsonSerializer.SerializeAsync(stream, project, ProjectJsonContext.Default.ProjectMetadata, cancellationToken);
+            await stream.FlushAsync(cancellationToken);
+            // fsync before the rename, so a crash leaves the old file or the new one, never an empty one.
+#pragma warning disable CA1849 // FileStream has no async fsync.
+            stream.Flush(flushToDisk: true);
+#pragma warning restore CA1849
+        }
+
+        File.Move(temporary, file, overwrite: true);
+        _projects[project.Id] = project;
+    }
+
+    /// <summary>Forgets the project and removes its folder (workspaces included).</summary>
+    public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await EnsureLoadedAsync(cancellationToken);
+        _projects.TryRemove(id, out _);
+        var directory = paths.Directory(id);
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private async Task EnsureLoadedAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _loaded))
+        {
+            return;
+        }
+
+        await _loadGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_loaded)
+            {
+                return;
+            }
+
+            if (Directory.Exists(paths.Root))
+            {
+                foreach (var directory in Directory.EnumerateDirectories(paths.Root))
+                {
+                    if (!Guid.TryParseExact(Path.GetFileName(directory), "D", out var id) || !File.Exists(paths.MetadataFile(id)))
+                    {
+                        continue;
+                    }
+
+                    await using var stream = File.OpenRead(paths.MetadataFile(id));
+                    if (await JsonSerializer.DeserializeAsync(stream, ProjectJsonContext.Default.ProjectMetadata, cancellationToken) is { } project)
+                    {
+                        _projects[project.Id] = project;
+                    }
+                }
+            }
+
+            Volatile.Write(ref _loaded, true);
+        }
+        finally
+        {
+            _loadGate.Release();
+        }
+    }
+}
