@@ -10,8 +10,11 @@ if [[ -z "$home" ]]; then
 fi
 
 "$(dirname "$0")/scripts/install.sh"
+"$(dirname "$0")/scripts/start-dockerd.sh"
 if [[ ! -f "$home/config/oubliette.jsonc" ]]; then
   oubliette init --dir "$home"
 fi
+# Builds the agent images only when missing or when their recipe changed.
+oubliette image build --dir "$home"
 
 exec oubliette --dir "$home" "$@"

@@ -8,6 +8,10 @@ command -v sqlite3 >/dev/null 2>&1 || need_packages+=(sqlite3)
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)
 command -v pgrep >/dev/null 2>&1 || need_packages+=(procps)
 command -v setsid >/dev/null 2>&1 || need_packages+=(util-linux)
+command -v git >/dev/null 2>&1 || need_packages+=(git)
+command -v npm >/dev/null 2>&1 || need_packages+=(npm)
+command -v dockerd >/dev/null 2>&1 || need_packages+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || need_packages+=(debootstrap)
 
 if ((${#need_packages[@]} > 0)); then
   echo "installing Debian packages: ${need_packages[*]}"

@@ -17,6 +17,11 @@ foreach (var clients in new[] { 1, 8, 32 })
     Console.WriteLine($"{clients,8} {result.CallsPerSecond,10:0} {result.P50Milliseconds,8:0.00} {result.P99Milliseconds,8:0.00} {result.Calls,8} {result.Errors,7}");
 }
 
+Console.WriteLine();
+var (projectMedian, dockerRunMedian) = await ProjectStartup.RunAsync(server, rounds: 10);
+Console.WriteLine("project create -> container ready (exec answers), median of 10, base image");
+Console.WriteLine($"  oubliette: {projectMedian:0} ms   docker run --rm <image> true: {dockerRunMedian:0} ms   ratio {projectMedian / dockerRunMedian:0.00}x");
+
 await Task.Delay(TimeSpan.FromSeconds(3));
 Console.WriteLine();
 Console.WriteLine($"idle RSS after load: {server.ResidentMegabytes():0.0} MB");

@@ -13,13 +13,14 @@ public sealed class InProcessServer : IAsyncDisposable
     public Uri Address => Server.Address;
     public Uri McpEndpoint => new(Server.Address, "/mcp");
 
-    public static async Task<InProcessServer> StartAsync(TestHome home, TimeProvider? time = null)
+    public static async Task<InProcessServer> StartAsync(TestHome home, TimeProvider? time = null, IReadOnlyDictionary<string, string>? containerLabels = null)
     {
         var config = ConfigParser.Load(home.Home.ConfigFile);
         var server = await OublietteServer.StartAsync(home.Home, config, new ServerHostOptions
         {
             MetricsRegistry = Metrics.NewCustomRegistry(),
             Time = time ?? TimeProvider.System,
+            ContainerLabels = containerLabels ?? new Dictionary<string, string>(),
         }, CancellationToken.None);
         return new InProcessServer(server);
     }

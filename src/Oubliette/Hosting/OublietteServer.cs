@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Console;
 using Oubliette.Auth;
 using Oubliette.Configuration;
 using Oubliette.Containers;
@@ -108,6 +109,10 @@ public sealed class OublietteServer : IAsyncDisposable
                 console.SingleLine = true;
                 console.TimestampFormat = "HH:mm:ss ";
             });
+            // The console is for the operator watching: the per-request access log stays in the file, and when whoever
+            // reads the console falls behind, lines are dropped there instead of blocking request threads.
+            logging.AddFilter<ConsoleLoggerProvider>(typeof(RequestTelemetryMiddleware).FullName, LogLevel.Warning);
+            logging.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         }
     }
 

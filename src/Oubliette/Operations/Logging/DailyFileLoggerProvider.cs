@@ -11,6 +11,7 @@ namespace Oubliette.Operations.Logging;
 public sealed class DailyFileLoggerProvider : ILoggerProvider
 {
     private const string FilePrefix = "oubliette-";
+    private static readonly TimeSpan CoalesceInterval = TimeSpan.FromMilliseconds(20);
     private readonly string _directory;
     private readonly int _retentionDays;
     private readonly TimeProvider _time;
@@ -81,6 +82,9 @@ public sealed class DailyFileLoggerProvider : ILoggerProvider
                 }
 
                 await writer.FlushAsync();
+                // Coalesce: under load, one wake-up and one write per interval instead of one per line (real time on purpose:
+                // this paces I/O, it is not business time).
+                await Task.Delay(CoalesceInterval);
             }
         }
         finally
