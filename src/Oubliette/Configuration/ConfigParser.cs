@@ -79,7 +79,7 @@ public static partial class ConfigParser
 
     private static ServerConfig ReadServer(ConfigReader server)
     {
-        server.RejectUnknownKeys("address", "gateway_socket", "max_request_body_bytes", "shutdown_timeout_seconds");
+        server.RejectUnknownKeys("address", "gateway_socket", "max_request_body_bytes", "shutdown_timeout_seconds", "event_buffer_size");
         var address = server.String("address", "127.0.0.1:8080");
         var (host, port) = ParseAddress(address, server);
         return new ServerConfig
@@ -89,6 +89,7 @@ public static partial class ConfigParser
             GatewaySocket = server.OptionalString("gateway_socket"),
             MaxRequestBodyBytes = server.Int("max_request_body_bytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
             ShutdownTimeoutSeconds = server.Int("shutdown_timeout_seconds", 30, 1, 600),
+            EventBufferSize = server.Int("event_buffer_size", 1000, 10, 1_000_000),
         };
     }
 
@@ -209,7 +210,7 @@ public static partial class ConfigParser
         models.RejectUnknownKeys("models", "defaults");
         var aliases = models.Map("models", (_, entry) =>
         {
-            entry.RejectUnknownKeys("model", "provider", "displayName", "baseUrl", "maxOutputTokens", "extraHeaders");
+            entry.RejectUnknownKeys("model", "provider", "displayName", "baseUrl", "maxOutputTokens", "extraHeaders", "cost");
             var baseUrl = entry.OptionalString("baseUrl");
             if (baseUrl is not null && !IsHttpUrl(baseUrl))
             {
@@ -222,11 +223,18 @@ public static partial class ConfigParser
                 entry.OptionalString("displayName"),
                 baseUrl,
                 entry.OptionalInt("maxOutputTokens", 1, 10_000_000),
-                entry.StringMap("extraHeaders"));
+                entry.StringMap("extraHeaders"),
+                ReadCost(entry.Section("cost")));
         });
         var defaults = models.Section("defaults");
         defaults.RejectUnknownKeys("session_model");
         return new ModelsConfig(aliases, defaults.OptionalString("session_model"));
+    }
+
+    private static ModelCost ReadCost(ConfigReader cost)
+    {
+        cost.RejectUnknownKeys("input", "output");
+        return new ModelCost(cost.Double("input", 0, 0, 1_000_000), cost.Double("output", 0, 0, 1_000_000));
     }
 
     private static LoggingConfig ReadLogging(ConfigReader logging)

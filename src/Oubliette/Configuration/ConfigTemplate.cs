@@ -17,6 +17,8 @@ public static class ConfigTemplate
             "max_request_body_bytes": 4194304,
             // How long a SIGTERM waits for in-flight requests to finish.
             "shutdown_timeout_seconds": 30,
+            // Events kept per session for polling (older ones are dropped, and polls say how many).
+            "event_buffer_size": 1000,
           },
 
           "credentials": {
@@ -79,7 +81,8 @@ public static class ConfigTemplate
           "models": {
             // "models": {
             //   "sonnet": { "model": "claude-sonnet-4-5", "provider": "anthropic", "displayName": "Claude Sonnet",
-            //               "maxOutputTokens": 64000, "extraHeaders": {} },
+            //               "maxOutputTokens": 64000, "extraHeaders": {},
+            //               "cost": { "input": 3, "output": 15 } },   // USD per million tokens, for budgets
             // },
             "models": {},
             // "defaults": { "session_model": "sonnet" },

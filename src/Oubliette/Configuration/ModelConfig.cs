@@ -7,4 +7,5 @@ public sealed record ModelConfig(
     string? DisplayName,
     string? BaseUrl,
     int? MaxOutputTokens,
-    IReadOnlyDictionary<string, string> ExtraHeaders);
+    IReadOnlyDictionary<string, string> ExtraHeaders,
+    ModelCost Cost);

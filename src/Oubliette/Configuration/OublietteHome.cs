@@ -16,6 +16,7 @@ public sealed record OublietteHome(string Root)
     public string PidFile => Path.Combine(RunDirectory, "oubliette.pid");
     public string AddressFile => Path.Combine(RunDirectory, "oubliette.address");
     public string ProjectsDirectory => Path.Combine(DataDirectory, "projects");
+    public string DefaultGatewaySocket => Path.Combine(RunDirectory, "gateway", "gateway.sock");
 
     /// <summary>Resolves the home as SPEC §2 orders it: --dir, OUBLIETTE_HOME, ./.oubliette, ~/.oubliette.</summary>
     public static OublietteHome Resolve(string? dirOption, Func<string, string?> environment, string currentDirectory, string userHome)

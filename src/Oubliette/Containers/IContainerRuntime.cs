@@ -25,6 +25,9 @@ public interface IContainerRuntime
 
     Task<ExecResult> ExecAsync(string nameOrId, ExecRequest request, CancellationToken cancellationToken);
 
+    /// <summary>Starts a long-running process in the container and returns at once (<c>docker exec -d</c>).</summary>
+    Task ExecDetachedAsync(string nameOrId, IReadOnlyList<string> command, string user, IReadOnlyList<string> environment, CancellationToken cancellationToken);
+
     Task<ContainerLogs> LogsAsync(string nameOrId, int? tail, DateTimeOffset? since, CancellationToken cancellationToken);
 
     /// <summary>The image's labels, or null when the image does not exist.</summary>

@@ -6,7 +6,11 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Console;
+using Oubliette.Agents;
+using Oubliette.Agents.OpenCode;
 using Oubliette.Auth;
+using Oubliette.Gateway;
+using Oubliette.Sessions;
 using Oubliette.Configuration;
 using Oubliette.Containers;
 using Oubliette.Containers.Docker;
@@ -54,7 +58,10 @@ public sealed class OublietteServer : IAsyncDisposable
             throw;
         }
 
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+        // The agent user (uid 1000) in containers connects to the gateway socket; the folder around it holds nothing else.
+        var gatewaySocket = app.Services.GetRequiredService<ProjectPaths>().GatewaySocket;
+        File.SetUnixFileMode(gatewaySocket, (UnixFileMode)Convert.ToInt32("666", 8));
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(address => address.StartsWith("http://", StringComparison.Ordinal) && !address.Contains("unix:", StringComparison.Ordinal))
             ?? throw new InvalidOperationException("the server reported no listening address");
         return new OublietteServer(app, new Uri(bound.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
@@ -74,7 +81,7 @@ public sealed class OublietteServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = home.Root });
         ConfigureLogging(builder.Logging, home, config, options);
-        ConfigureKestrel(builder.WebHost, config.Server);
+        ConfigureKestrel(builder.WebHost, config.Server, PrepareGatewaySocket(home, config));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
         AddServices(builder.Services, home, config, options);
         AddHttpSecurity(builder.Services, home, config.Defaults.RateLimit);
@@ -116,10 +123,22 @@ public sealed class OublietteServer : IAsyncDisposable
         }
     }
 
-    private static void ConfigureKestrel(IWebHostBuilder webHost, ServerConfig server)
+    /// <summary>The gateway socket's folder is mounted into containers: traversable by their user, holding only the socket.</summary>
+    private static string PrepareGatewaySocket(OublietteHome home, OublietteConfig config)
+    {
+        var socket = new ProjectPaths(home, config).GatewaySocket;
+        var directory = Path.GetDirectoryName(socket) ?? home.RunDirectory;
+        Directory.CreateDirectory(directory);
+        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        File.Delete(socket);
+        return socket;
+    }
+
+    private static void ConfigureKestrel(IWebHostBuilder webHost, ServerConfig server, string gatewaySocket)
     {
         webHost.ConfigureKestrel(kestrel =>
         {
+            kestrel.ListenUnixSocket(gatewaySocket);
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = server.MaxRequestBodyBytes;
             var address = server.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(server.Host);
@@ -153,6 +172,17 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<ProjectContainers>();
         services.AddSingleton<ProjectService>();
         services.AddHostedService<ContainerReattachService>();
+        services.AddSingleton<ActiveSessionCounts>();
+        services.AddSingleton<AgentEventHub>();
+        services.AddSingleton<GatewayCredentials>();
+        services.AddSingleton<OpenCodeConfigWriter>();
+        services.AddSingleton<IAgentRuntime, OpenCodeRuntime>();
+        services.AddSingleton<SessionStore>();
+        services.AddSingleton<SessionService>();
+        services.AddHostedService<SessionRecoveryService>();
+        services.AddSingleton<LlmRelay>();
+        services.AddHttpClient(LlmRelay.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, UseProxy = false });
         services.AddSingleton<ReadinessService>();
     }
 
@@ -205,5 +235,6 @@ public sealed class OublietteServer : IAsyncDisposable
             await metrics.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted);
         });
         app.MapMcp("/mcp").RequireAuthorization().RequireRateLimiting(RateLimitPolicy);
+        app.MapGateway();
     }
 }

@@ -7,4 +7,5 @@ namespace Oubliette.Mcp;
 [JsonSerializable(typeof(ProjectToolResult))]
 [JsonSerializable(typeof(WorkspaceToolResult))]
 [JsonSerializable(typeof(ContainerToolResult))]
+[JsonSerializable(typeof(SessionToolResult))]
 internal sealed partial class McpJsonContext : JsonSerializerContext;

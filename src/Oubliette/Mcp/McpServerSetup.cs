@@ -22,6 +22,7 @@ public static class McpServerSetup
             .WithTools<ProjectTool>(McpJson.Options)
             .WithTools<WorkspaceTool>(McpJson.Options)
             .WithTools<ContainerTool>(McpJson.Options)
+            .WithTools<SessionTool>(McpJson.Options)
             .WithRequestFilters(filters =>
             {
                 filters.AddListToolsFilter(next => async (context, cancellationToken) =>

@@ -19,6 +19,7 @@ public sealed partial class ProjectContainers(
     public const string ProjectLabel = "oubliette.project";
     public const string AgentUser = "gogol";
     public const uint AgentUid = 1000;
+    public const string GatewayMountPoint = "/run/oubliette-gateway";
     private const long PidsLimit = 1024;
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
 
@@ -124,6 +125,7 @@ public sealed partial class ProjectContainers(
             [
                 new BindMount(paths.WorkspacesDirectory(project.Id), "/workspace"),
                 new BindMount(paths.RunDirectory(project.Id), "/run/oubliette"),
+                new BindMount(Path.GetDirectoryName(paths.GatewaySocket) ?? paths.GatewaySocket, GatewayMountPoint),
             ],
             container.MemoryBytes,
             (long)(container.Cpus * 1_000_000_000),

@@ -14,6 +14,7 @@ public sealed partial class ProjectService(
     GitWorkspaces git,
     KeyedLocks locks,
     OublietteConfig config,
+    ActiveSessionCounts activeSessions,
     AuditLog audit,
     TimeProvider time)
 {
@@ -106,6 +107,12 @@ public sealed partial class ProjectService(
 
         return views;
     }
+
+    /// <summary>Every project, for start-up recovery (no permission filter: callers are internal).</summary>
+    public Task<IReadOnlyList<ProjectMetadata>> ListAllAsync(CancellationToken cancellationToken) => store.ListAsync(cancellationToken);
+
+    /// <summary>The project if it is loaded, without I/O (for hot paths such as budget checks).</summary>
+    public ProjectMetadata? TryGetCached(Guid id) => store.TryGetCached(id);
 
     public async Task<ProjectMetadata> RequireAsync(Guid id, CancellationToken cancellationToken) =>
         await store.FindAsync(id, cancellationToken) ?? throw new NotFoundException($"project '{id:D}' not found");
@@ -216,8 +223,7 @@ public sealed partial class ProjectService(
         project.DefaultWorkspaceId,
         project.Workspaces.Count,
         await containers.StatusAsync(project.Id, cancellationToken),
-        // Sessions arrive with the session service; until then no project can have an active one.
-        0);
+        activeSessions.Get(project.Id));
 
     private async Task PrepareWorkspaceAsync(ProjectMetadata project, Guid workspaceId, string? source, string? credential, CancellationToken cancellationToken)
     {

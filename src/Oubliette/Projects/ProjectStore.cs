@@ -25,6 +25,8 @@ public sealed class ProjectStore(ProjectPaths paths)
         return _projects.TryGetValue(id, out var project) ? project : null;
     }
 
+    public ProjectMetadata? TryGetCached(Guid id) => _projects.TryGetValue(id, out var project) ? project : null;
+
     public async Task SaveAsync(ProjectMetadata project, CancellationToken cancellationToken)
     {
         await EnsureLoadedAsync(cancellationToken);

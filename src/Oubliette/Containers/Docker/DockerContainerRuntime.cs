@@ -123,6 +123,18 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
         return new ExecResult(output.Stdout, output.Stderr, inspected.ExitCode, timedOut, output.TruncatedBytes);
     }
 
+    public async Task ExecDetachedAsync(string nameOrId, IReadOnlyList<string> command, string user, IReadOnlyList<string> environment, CancellationToken cancellationToken)
+    {
+        var created = await _client.Exec.ExecCreateContainerAsync(nameOrId, new ContainerExecCreateParameters
+        {
+            Cmd = [.. command],
+            User = user,
+            Env = [.. environment],
+            Detach = true,
+        }, cancellationToken);
+        await _client.Exec.StartContainerExecAsync(created.ID, cancellationToken);
+    }
+
     public async Task<ContainerLogs> LogsAsync(string nameOrId, int? tail, DateTimeOffset? since, CancellationToken cancellationToken)
     {
         using var stream = await _client.Containers.GetContainerLogsAsync(nameOrId, tty: false, new ContainerLogsParameters

@@ -1,0 +1,12 @@
+namespace Oubliette.Agents;
+
+public enum AgentEventKind
+{
+    Busy,
+    Delta,
+    Message,
+    ToolCall,
+    ToolResult,
+    Idle,
+    Error,
+}

@@ -1,0 +1,16 @@
+using Oubliette.Projects;
+
+namespace Oubliette.Agents;
+
+/// <summary>The coding agent inside a project's container. Events arrive through <see cref="AgentEventHub"/>.</summary>
+public interface IAgentRuntime
+{
+    /// <summary>Container running, agent server answering, event stream attached.</summary>
+    Task EnsureAgentAsync(ProjectMetadata project, CancellationToken cancellationToken);
+
+    Task<string> CreateSessionAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken);
+
+    Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, CancellationToken cancellationToken);
+
+    Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken);
+}

@@ -1,0 +1,278 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Oubliette.Containers;
+using Oubliette.Errors;
+using Oubliette.Operations;
+using Oubliette.Projects;
+
+namespace Oubliette.Agents.OpenCode;
+
+/// <summary>
+/// OpenCode (<c>opencode serve</c>) in each project container, reached through <c>agent.sock</c> in the project's
+/// bind-mounted run folder. One event-stream reader per container routes every session's events by session id.
+/// </summary>
+public sealed partial class OpenCodeRuntime(
+    IContainerRuntime runtime,
+    ProjectContainers containers,
+    ProjectPaths paths,
+    OpenCodeConfigWriter configWriter,
+    GatewayCredentials credentials,
+    AgentEventHub hub,
+    ILogger<OpenCodeRuntime> logger) : IAgentRuntime, IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan ProbeSpacing = TimeSpan.FromMilliseconds(25);
+    private readonly ConcurrentDictionary<Guid, AgentConnection> _connections = new();
+    private readonly KeyedLocks _locks = new();
+    private readonly CancellationTokenSource _stopping = new();
+
+    private const string StartScript = """
+        #!/bin/sh
+        # Started by Oubliette (docker exec). The relays join the agent to the host through bind-mounted unix sockets:
+        # agent.sock (host -> OpenCode) and the gateway socket (OpenCode -> host: models and Oubliette's tools).
+        rm -f /run/oubliette/agent.sock
+        socat TCP-LISTEN:4097,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/oubliette-gateway/gateway.sock &
+        socat UNIX-LISTEN:/run/oubliette/agent.sock,mode=600,fork TCP:127.0.0.1:4096 &
+        cd /workspace
+        exec opencode serve --hostname 127.0.0.1 --port 4096 >>/run/oubliette/agent.log 2>&1
+
+        """;
+
+    public async Task EnsureAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    {
+        using var _ = await _locks.AcquireAsync(project.Id, cancellationToken);
+        if (_connections.TryGetValue(project.Id, out var existing) && !existing.Reader.IsCompleted
+            && await IsHealthyAsync(existing.Http, cancellationToken))
+        {
+            return;
+        }
+
+        await containers.EnsureRunningAsync(project, cancellationToken);
+        var http = UnixSocketHttp.Create(paths.AgentSocket(project.Id));
+        try
+        {
+            if (!await IsHealthyAsync(http, cancellationToken))
+            {
+                await StartAgentAsync(project, cancellationToken);
+                await WaitHealthyAsync(project, http, cancellationToken);
+            }
+        }
+        catch
+        {
+            http.Dispose();
+            throw;
+        }
+
+        var connection = new AgentConnection(http);
+        connection.Reader = Task.Run(() => ReadEventsAsync(project.Id, connection, _stopping.Token), CancellationToken.None);
+        if (_connections.TryGetValue(project.Id, out var previous))
+        {
+            await previous.DisposeAsync();
+        }
+
+        _connections[project.Id] = connection;
+        await connection.Connected.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+    }
+
+    public async Task<string> CreateSessionAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken)
+    {
+        var http = Connection(project.Id);
+        using var response = await http.PostAsJsonAsync($"session?directory={Uri.EscapeDataString(directory)}", new JsonObject(), cancellationToken);
+        await EnsureSuccessAsync(response, "create a session", cancellationToken);
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        return created.GetProperty("id").GetString() ?? throw new ExternalFailureException("OpenCode created a session without an id");
+    }
+
+    public async Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject
+        {
+            ["parts"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text }),
+            ["model"] = new JsonObject { ["providerID"] = model.ProviderId, ["modelID"] = model.ModelId },
+        };
+        using var response = await Connection(project.Id).PostAsJsonAsync(
+            $"session/{Uri.EscapeDataString(agentSessionId)}/prompt_async?directory={Uri.EscapeDataString(directory)}", body, cancellationToken);
+        await EnsureSuccessAsync(response, "send the prompt", cancellationToken);
+    }
+
+    public async Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken)
+    {
+        if (!_connections.TryGetValue(project.Id, out var connection))
+        {
+            return;
+        }
+
+        using var response = await connection.Http.PostAsync(
+            $"session/{Uri.EscapeDataString(agentSessionId)}/abort?directory={Uri.EscapeDataString(directory)}", null, cancellationToken);
+        await EnsureSuccessAsync(response, "abort the turn", cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        foreach (var connection in _connections.Values)
+        {
+            await connection.DisposeAsync();
+        }
+
+        _stopping.Dispose();
+    }
+
+    private HttpClient Connection(Guid projectId) =>
+        _connections.TryGetValue(projectId, out var connection)
+            ? connection.Http
+            : throw new ExternalFailureException($"the agent of project {projectId:D} is not connected");
+
+    private async Task StartAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    {
+        var run = paths.RunDirectory(project.Id);
+        var secret = await credentials.IssueAsync(project.Id, cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(run, "opencode.json"), configWriter.Write(project, secret), cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(run, "start-agent.sh"), StartScript, cancellationToken);
+        FileOwnership.ChownRecursive(run, ProjectContainers.AgentUid, ProjectContainers.AgentUid);
+        await runtime.ExecDetachedAsync(
+            ProjectContainers.NameOf(project.Id),
+            ["sh", "/run/oubliette/start-agent.sh"],
+            ProjectContainers.AgentUser,
+            ["OPENCODE_CONFIG=/run/oubliette/opencode.json", "HOME=/home/gogol"],
+            cancellationToken);
+        LogStarting(logger, project.Id);
+    }
+
+    private static async Task WaitHealthyAsync(ProjectMetadata project, HttpClient http, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(StartTimeout);
+        try
+        {
+            // Each probe has its own short timeout: a probe sent while OpenCode starts can hang.
+            while (!await IsHealthyAsync(http, deadline.Token))
+            {
+                await Task.Delay(ProbeSpacing, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ExternalFailureException(
+                $"the agent of project {project.Id:D} did not answer within {StartTimeout.TotalSeconds:0} s (see data/projects/{project.Id:D}/run/agent.log)");
+        }
+    }
+
+    private static async Task<bool> IsHealthyAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        probe.CancelAfter(ProbeTimeout);
+        try
+        {
+            using var response = await http.GetAsync("global/health", probe.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private async Task ReadEventsAsync(Guid projectId, AgentConnection connection, CancellationToken stopping)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, connection.Closing.Token);
+        var token = linked.Token;
+        var mapper = new OpenCodeEventMapper();
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await connection.Http.GetAsync("event", HttpCompletionOption.ResponseHeadersRead, token);
+                response.EnsureSuccessStatusCode();
+                await using var stream = await response.Content.ReadAsStreamAsync(token);
+                using var reader = new StreamReader(stream, Encoding.UTF8);
+                while (await reader.ReadLineAsync(token) is { } line)
+                {
+                    if (!line.StartsWith("data:", StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
+                    using var document = JsonDocument.Parse(line.AsMemory(5));
+                    if (document.RootElement.TryGetProperty("type", out var type) && type.GetString() == "server.connected")
+                    {
+                        connection.Connected.TrySetResult();
+                        continue;
+                    }
+
+                    if (mapper.Map(document.RootElement) is { } agentEvent)
+                    {
+                        hub.Publish(projectId, agentEvent);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception) when (exception is HttpRequestException or IOException or JsonException)
+            {
+                LogStreamDropped(logger, projectId, exception.Message);
+            }
+
+            // The stream ended: reconnect if the agent is still there, else tell the sessions it is gone.
+            if (!await IsHealthyAsync(connection.Http, token))
+            {
+                var status = await containers.StatusAsync(projectId, token);
+                var reason = status.Running
+                    ? $"the agent in container {status.Name} stopped answering"
+                    : $"container {status.Name} is {status.State}";
+                _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(projectId, connection));
+                hub.PublishLost(projectId, reason);
+                return;
+            }
+
+            await Task.Delay(ProbeSpacing, token);
+        }
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        throw new ExternalFailureException($"OpenCode could not {what}: HTTP {(int)response.StatusCode} {(response.StatusCode == HttpStatusCode.NotFound ? "(not found)" : "")} {body[..Math.Min(body.Length, 500)]}");
+    }
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "starting the agent in the container of project {ProjectId}")]
+    private static partial void LogStarting(ILogger logger, Guid projectId);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "event stream of project {ProjectId} dropped: {Reason}")]
+    private static partial void LogStreamDropped(ILogger logger, Guid projectId, string reason);
+
+    private sealed class AgentConnection(HttpClient http) : IAsyncDisposable
+    {
+        public HttpClient Http { get; } = http;
+        public Task Reader { get; set; } = Task.CompletedTask;
+        public TaskCompletionSource Connected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public CancellationTokenSource Closing { get; } = new();
+
+        public async ValueTask DisposeAsync()
+        {
+            await Closing.CancelAsync();
+            try
+            {
+                await Reader.WaitAsync(TimeSpan.FromSeconds(5));
+            }
+            catch (TimeoutException)
+            {
+                // The reader is blocked in I/O; disposing the client below ends it.
+            }
+
+            Http.Dispose();
+            Closing.Dispose();
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using Oubliette.Agents;
+using Oubliette.Configuration;
+using Oubliette.Sessions;
+
+namespace Oubliette.Gateway;
+
+/// <summary>
+/// <c>/llm/&lt;provider&gt;/…</c> on the gateway socket: forwards an agent's model call to the configured provider with
+/// the real key and the model's extra headers, streams the answer back unchanged, and meters its tokens and cost.
+/// </summary>
+public sealed partial class LlmRelay(
+    OublietteConfig config,
+    GatewayCredentials credentials,
+    SessionService sessions,
+    IHttpClientFactory httpClients,
+    ILogger<LlmRelay> logger)
+{
+    public const string HttpClientName = "oubliette-llm";
+    private static readonly HashSet<string> HopHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Authorization", "x-api-key", "Content-Length", "Connection", "Transfer-Encoding", "Accept-Encoding", "Keep-Alive", "Upgrade",
+    };
+
+    public async Task RelayAsync(HttpContext context, string provider, string path)
+    {
+        var presented = context.Request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? bearer[7..].Trim()
+            : context.Request.Headers["x-api-key"].ToString();
+        if (credentials.Resolve(presented) is not { } projectId)
+        {
+            await RefuseAsync(context, StatusCodes.Status401Unauthorized, "the gateway needs this container's credential");
+            return;
+        }
+
+        if (!config.Credentials.Providers.TryGetValue(provider, out var credential))
+        {
+            await RefuseAsync(context, StatusCodes.Status404NotFound, $"provider '{provider}' is not configured");
+            return;
+        }
+
+        var agentSessionId = context.Request.Headers["x-session-id"].ToString() is { Length: > 0 } header ? header : null;
+        if (sessions.BudgetRefusal(projectId, agentSessionId) is { } refusal)
+        {
+            await RefuseAsync(context, StatusCodes.Status402PaymentRequired, refusal);
+            return;
+        }
+
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+        var model = ModelOf(body, provider);
+        var target = new Uri($"{(credential.BaseUrl ?? DefaultBaseUrl(credential.Kind)).TrimEnd('/')}/{path}{context.Request.QueryString}");
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target) { Content = new ByteArrayContent(body.ToArray()) };
+        foreach (var (name, values) in context.Request.Headers)
+        {
+            if (HopHeaders.Contains(name))
+            {
+                continue;
+            }
+
+            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+            {
+                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+        }
+
+        if (credential.Kind == "anthropic")
+        {
+            request.Headers.TryAddWithoutValidation("x-api-key", credential.ApiKey);
+        }
+        else
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential.ApiKey);
+        }
+
+        foreach (var (name, value) in model?.ExtraHeaders ?? new Dictionary<string, string>())
+        {
+            request.Headers.Remove(name);
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await httpClients.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        }
+        catch (HttpRequestException exception)
+        {
+            LogUpstreamFailed(logger, provider, exception.Message);
+            await RefuseAsync(context, StatusCodes.Status502BadGateway, $"provider '{provider}' could not be reached: {exception.Message}");
+            return;
+        }
+
+        using (response)
+        {
+            await StreamBackAsync(context, response, projectId, agentSessionId, model);
+        }
+    }
+
+    private async Task StreamBackAsync(HttpContext context, HttpResponseMessage response, Guid projectId, string? agentSessionId, ModelConfig? model)
+    {
+        context.Response.StatusCode = (int)response.StatusCode;
+        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+        {
+            if (!HopHeaders.Contains(name))
+            {
+                context.Response.Headers[name] = values.ToArray();
+            }
+        }
+
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var scanner = new UsageScanner();
+        await using var upstream = await response.Content.ReadAsStreamAsync(context.RequestAborted);
+        var buffer = new byte[16384];
+        try
+        {
+            int read;
+            while ((read = await upstream.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                scanner.Feed(buffer.AsSpan(0, read));
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        }
+        finally
+        {
+            scanner.Complete();
+            if (scanner.InputTokens > 0 || scanner.OutputTokens > 0)
+            {
+                var cost = model?.Cost.Of(scanner.InputTokens, scanner.OutputTokens) ?? 0;
+                sessions.RecordUsage(projectId, agentSessionId, scanner.InputTokens, scanner.OutputTokens, cost);
+            }
+        }
+    }
+
+    private ModelConfig? ModelOf(MemoryStream body, string provider)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+            var requested = document.RootElement.TryGetProperty("model", out var value) ? value.GetString() : null;
+            return config.Models.Models.Values.FirstOrDefault(model => model.Provider == provider && model.Model == requested);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
+
+    private static async Task RefuseAsync(HttpContext context, int status, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await using var writer = new Utf8JsonWriter(context.Response.Body);
+        writer.WriteStartObject();
+        writer.WriteStartObject("error");
+        writer.WriteString("type", "oubliette_gateway");
+        writer.WriteString("message", message);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    [LoggerMessage(EventId = 50, Level = LogLevel.Warning, Message = "model provider {Provider} could not be reached: {Reason}")]
+    private static partial void LogUpstreamFailed(ILogger logger, string provider, string reason);
+}

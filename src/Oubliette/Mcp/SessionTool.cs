@@ -1,0 +1,106 @@
+using System.ComponentModel;
+using ModelContextProtocol.Server;
+using Oubliette.Auth;
+using Oubliette.Errors;
+using Oubliette.Projects;
+using Oubliette.Sessions;
+
+namespace Oubliette.Mcp;
+
+[McpServerToolType]
+public sealed class SessionTool(SessionService sessions, Authorizer authorizer, CallerContext callerContext)
+{
+    [McpServerTool(Name = "session", UseStructuredContent = true)]
+    [Description("Agent sessions. spawn {project_id, prompt, workspace_id?, create_workspace?, new_session?, model?} returns at once; "
+        + "message {session_id | project_id, message}; get {session_id}; list {project_id, status?}; events {session_id, since_index?, max_events?}; "
+        + "wait {session_id, until: idle|completed, timeout_seconds}; end {session_id}; cleanup {project_id?, max_age_hours?}. "
+        + "tool_call, tool_result, completion and error events are also pushed as notifications/message (logger oubliette.session).")]
+    public async Task<SessionToolResult> RunAsync(
+        McpServer server,
+        [Description("spawn | message | get | list | events | wait | end | cleanup")] string action,
+        [Description("spawn, list, cleanup; message without session_id")] string? project_id = null,
+        [Description("message, get, events, wait, end")] string? session_id = null,
+        [Description("spawn: what the agent should do")] string? prompt = null,
+        [Description("message: the follow-up (spawn accepts it as prompt)")] string? message = null,
+        [Description("spawn, message: a workspace of the project (default: the default workspace)")] string? workspace_id = null,
+        [Description("spawn: run in a new workspace")] bool? create_workspace = null,
+        [Description("spawn: never resume an idle session")] bool? new_session = null,
+        [Description("spawn: a model alias (default: the project's)")] string? model = null,
+        [Description("list: only sessions in this status")] string? status = null,
+        [Description("events: the last index already seen (-1 for all buffered)")] long? since_index = null,
+        [Description("events: at most this many (never skips: ask again from last_index)")] int? max_events = null,
+        [Description("wait: idle or completed")] string? until = null,
+        [Description("wait: give up after this many seconds (default 60)")] int? timeout_seconds = null,
+        [Description("cleanup: forget ended sessions older than this (default 24)")] double? max_age_hours = null,
+        CancellationToken cancellationToken = default)
+    {
+        var verb = ToolArguments.Action("session", action, ["spawn", "message", "get", "list", "events", "wait", "end", "cleanup"]);
+        var caller = callerContext.Caller;
+        var subscriber = new McpSessionSubscriber(server);
+        switch (verb)
+        {
+            case "spawn":
+            {
+                var projectId = ProjectIds.Parse("project_id", project_id);
+                authorizer.Demand(caller, "session.spawn", projectId);
+                var spawned = await sessions.SpawnAsync(
+                    new SpawnRequest(projectId, prompt ?? message, OptionalId("workspace_id", workspace_id), create_workspace ?? false, new_session ?? false, model),
+                    caller.TokenId, subscriber, cancellationToken);
+                return Spawned(spawned);
+            }
+
+            case "message" when session_id is null:
+            {
+                var projectId = ProjectIds.Parse("project_id", project_id ?? throw new InvalidArgumentException("session message: 'session_id' or 'project_id' is required"));
+                authorizer.Demand(caller, "session.message", projectId);
+                var spawned = await sessions.SpawnAsync(
+                    new SpawnRequest(projectId, message ?? prompt, OptionalId("workspace_id", workspace_id), false, false, model),
+                    caller.TokenId, subscriber, cancellationToken);
+                return Spawned(spawned);
+            }
+
+            case "message":
+                authorizer.Demand(caller, "session.message", sessions.ProjectOf(session_id));
+                return Spawned(await sessions.MessageAsync(session_id, message ?? prompt, subscriber, cancellationToken));
+            case "get":
+                authorizer.Demand(caller, "session.get", sessions.ProjectOf(session_id));
+                return new SessionToolResult(Session: SessionView.From(sessions.Get(session_id!)));
+            case "list":
+            {
+                var projectId = ProjectIds.Parse("project_id", project_id);
+                authorizer.Demand(caller, "session.list", projectId);
+                return new SessionToolResult(Sessions: [.. sessions.List(projectId, status).Select(SessionView.From)]);
+            }
+
+            case "events":
+            {
+                authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
+                var (page, current) = sessions.Events(session_id!, since_index ?? -1, max_events, subscriber);
+                return new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastEventIndex: page.LastIndex,
+                    Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null);
+            }
+
+            case "wait":
+            {
+                authorizer.Demand(caller, "session.wait", sessions.ProjectOf(session_id));
+                var waited = await sessions.WaitAsync(session_id!, until, timeout_seconds, cancellationToken);
+                return new SessionToolResult(SessionId: waited.SessionId, Status: waited.Status, Reached: waited.Reached, LastEventIndex: waited.LastEventIndex);
+            }
+
+            case "end":
+                authorizer.Demand(caller, "session.end", sessions.ProjectOf(session_id));
+                return new SessionToolResult(Session: SessionView.From(await sessions.EndAsync(session_id!, caller.TokenId, cancellationToken)));
+            default:
+            {
+                Guid? projectId = project_id is null ? null : ProjectIds.Parse("project_id", project_id);
+                authorizer.Demand(caller, "session.cleanup", projectId ?? (caller.Scope.IsGlobal ? Guid.Empty : null));
+                return new SessionToolResult(Removed: sessions.Cleanup(projectId, max_age_hours));
+            }
+        }
+    }
+
+    private static Guid? OptionalId(string field, string? value) => value is null ? null : ProjectIds.Parse(field, value);
+
+    private static SessionToolResult Spawned(SpawnResult spawned) =>
+        new(spawned.SessionId, spawned.Status, spawned.Resumed, spawned.WorkspaceId, spawned.LastEventIndex);
+}

@@ -1,0 +1,18 @@
+using Oubliette.Sessions;
+
+namespace Oubliette.Mcp;
+
+/// <summary>Result of the <c>session</c> tool; each action fills its own fields (SPEC §6).</summary>
+public sealed record SessionToolResult(
+    string? SessionId = null,
+    string? Status = null,
+    bool? Resumed = null,
+    Guid? WorkspaceId = null,
+    long? LastEventIndex = null,
+    SessionView? Session = null,
+    IReadOnlyList<SessionView>? Sessions = null,
+    IReadOnlyList<SessionEvent>? Events = null,
+    long? Dropped = null,
+    long? FirstIndex = null,
+    bool? Reached = null,
+    IReadOnlyList<string>? Removed = null);

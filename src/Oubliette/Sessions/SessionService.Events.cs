@@ -1,0 +1,308 @@
+using System.Text.Json;
+using Oubliette.Agents;
+
+namespace Oubliette.Sessions;
+
+public sealed partial class SessionService
+{
+    private const int OutputExcerptLength = 2000;
+
+    /// <summary>The gateway measured a model call made for an agent session.</summary>
+    public void RecordUsage(Guid projectId, string? agentSessionId, long tokensIn, long tokensOut, double cost)
+    {
+        var project = projectId.ToString("D");
+        _metrics.LlmTokens.WithLabels(project, "input").Inc(tokensIn);
+        _metrics.LlmTokens.WithLabels(project, "output").Inc(tokensOut);
+        _metrics.LlmCost.WithLabels(project).Inc(cost);
+        if (agentSessionId is null || !_byAgentSession.TryGetValue((projectId, agentSessionId), out var session))
+        {
+            return;
+        }
+
+        lock (session.Gate)
+        {
+            var metadata = session.Metadata;
+            session.Metadata = metadata with
+            {
+                TokensIn = metadata.TokensIn + tokensIn,
+                TokensOut = metadata.TokensOut + tokensOut,
+                CostUsd = metadata.CostUsd + cost,
+                UpdatedAt = _time.GetUtcNow(),
+            };
+        }
+
+        _ = PersistLoggedAsync(session);
+        EnforceBudget(session);
+    }
+
+    /// <summary>Null when the session's tree may still spend; else why not (the gateway refuses the call).</summary>
+    public string? BudgetRefusal(Guid projectId, string? agentSessionId)
+    {
+        if (agentSessionId is null || !_byAgentSession.TryGetValue((projectId, agentSessionId), out var session))
+        {
+            return null;
+        }
+
+        var (cost, limit) = TreeCost(session);
+        return cost >= limit && limit > 0 || session.Metadata.Ended
+            ? $"session tree {session.Metadata.RootSessionId} has spent ${cost:0.######}, which reaches max_cost_usd ${limit:0.######}"
+            : null;
+    }
+
+    private void EnforceBudget(LiveSession session)
+    {
+        var (cost, limit) = TreeCost(session);
+        if (cost <= limit)
+        {
+            return;
+        }
+
+        var root = session.Metadata.RootSessionId;
+        foreach (var member in _sessions.Values.Where(candidate => candidate.Metadata.RootSessionId == root && !candidate.Metadata.Ended))
+        {
+            Emit(member, "error", message: $"budget exceeded: session tree {root} has spent ${cost:0.######}, more than max_cost_usd ${limit:0.######}; the tree is stopped");
+            _ = AbortLoggedAsync(member);
+            Finish(member, SessionStatus.Failed, $"budget exceeded: ${cost:0.######} > max_cost_usd ${limit:0.######}");
+            _ = PersistLoggedAsync(member);
+        }
+    }
+
+    private (double Cost, double Limit) TreeCost(LiveSession session)
+    {
+        var root = session.Metadata.RootSessionId;
+        var cost = _sessions.Values.Where(candidate => candidate.Metadata.RootSessionId == root).Sum(candidate => candidate.Metadata.CostUsd);
+        var limit = _projects.TryGetCached(session.Metadata.ProjectId) is { } project ? _projects.LimitsOf(project).MaxCostUsd : _config.Defaults.Limits.MaxCostUsd;
+        return (cost, limit);
+    }
+
+    private void OnAgentEvent(Guid projectId, AgentEvent agentEvent)
+    {
+        if (!_byAgentSession.TryGetValue((projectId, agentEvent.AgentSessionId), out var session) || session.Metadata.Ended)
+        {
+            return;
+        }
+
+        switch (agentEvent.Kind)
+        {
+            case AgentEventKind.Busy:
+                if (session.Metadata.Status != SessionStatus.Running)
+                {
+                    SetStatus(session, SessionStatus.Running);
+                    Emit(session, "status", status: SessionStatus.Running);
+                }
+
+                break;
+            case AgentEventKind.Delta:
+                Emit(session, "delta", text: agentEvent.Text);
+                break;
+            case AgentEventKind.Message:
+                lock (session.Gate)
+                {
+                    session.TurnText.Clear().Append(agentEvent.Text);
+                }
+
+                Emit(session, "message", text: agentEvent.Text);
+                break;
+            case AgentEventKind.ToolCall:
+                Emit(session, "tool_call", tool: agentEvent.Tool, callId: agentEvent.CallId, input: agentEvent.Input);
+                break;
+            case AgentEventKind.ToolResult:
+                Emit(session, "tool_result", tool: agentEvent.Tool, callId: agentEvent.CallId, output: Excerpt(agentEvent.Text), isError: agentEvent.IsError);
+                break;
+            case AgentEventKind.Error:
+                lock (session.Gate)
+                {
+                    session.TurnFailed = true;
+                    session.Metadata = session.Metadata with { Error = agentEvent.Text };
+                }
+
+                Emit(session, "error", message: agentEvent.Text);
+                break;
+            case AgentEventKind.Idle:
+                CompleteTurn(session);
+                break;
+        }
+    }
+
+    private void OnAgentLost(Guid projectId, string reason)
+    {
+        foreach (var session in _sessions.Values.Where(candidate => candidate.Metadata.ProjectId == projectId && candidate.Metadata is { Ended: false, Status: SessionStatus.Running }))
+        {
+            Emit(session, "error", message: $"the agent is gone: {reason}; the turn cannot finish");
+            Finish(session, SessionStatus.Failed, $"the agent is gone: {reason}");
+            _ = PersistLoggedAsync(session);
+        }
+    }
+
+    private void CompleteTurn(LiveSession session)
+    {
+        string text;
+        bool failed;
+        (long In, long Out, double Cost) start;
+        lock (session.Gate)
+        {
+            if (session.Metadata.Status != SessionStatus.Running)
+            {
+                return;
+            }
+
+            text = session.TurnText.ToString();
+            failed = session.TurnFailed;
+            start = session.TurnStart;
+        }
+
+        var metadata = session.Metadata;
+        if (!failed)
+        {
+            Emit(session, "completion", text: text, tokensIn: metadata.TokensIn - start.In, tokensOut: metadata.TokensOut - start.Out, cost: metadata.CostUsd - start.Cost);
+        }
+
+        lock (session.Gate)
+        {
+            var current = session.Metadata;
+            var turns = current.Turns.ToList();
+            if (turns.Count > 0)
+            {
+                turns[^1] = turns[^1] with { FinishedAt = _time.GetUtcNow(), OutputExcerpt = Excerpt(text), Error = failed ? current.Error : null };
+            }
+
+            session.Metadata = current with { Status = SessionStatus.Idle, Turns = turns, UpdatedAt = _time.GetUtcNow() };
+            session.SignalChange();
+        }
+
+        Emit(session, "status", status: SessionStatus.Idle);
+        UpdateActiveGauge(metadata.ProjectId);
+        _ = PersistLoggedAsync(session);
+    }
+
+    private void SetStatus(LiveSession session, string status)
+    {
+        lock (session.Gate)
+        {
+            session.Metadata = session.Metadata with { Status = status, UpdatedAt = _time.GetUtcNow() };
+            session.SignalChange();
+        }
+    }
+
+    private void Finish(LiveSession session, string status, string? error)
+    {
+        lock (session.Gate)
+        {
+            if (session.Metadata.Ended)
+            {
+                return;
+            }
+
+            session.Metadata = session.Metadata with { Status = status, Ended = true, Error = error ?? session.Metadata.Error, UpdatedAt = _time.GetUtcNow() };
+            session.SignalChange();
+        }
+
+        Emit(session, "status", status: status);
+        _metrics.SessionDuration.Observe((_time.GetUtcNow() - session.Metadata.CreatedAt).TotalSeconds);
+        UpdateActiveGauge(session.Metadata.ProjectId);
+    }
+
+    private void Emit(
+        LiveSession session,
+        string type,
+        string? text = null,
+        string? tool = null,
+        string? callId = null,
+        JsonElement? input = null,
+        string? output = null,
+        bool? isError = null,
+        long? tokensIn = null,
+        long? tokensOut = null,
+        double? cost = null,
+        string? status = null,
+        string? message = null)
+    {
+        var sessionId = session.Metadata.SessionId;
+        var now = _time.GetUtcNow();
+        var appended = session.Events.Append(index =>
+            new SessionEvent(index, now, type, sessionId, text, tool, callId, input, output, isError, tokensIn, tokensOut, cost, status, message));
+        _metrics.SessionEvents.WithLabels(type).Inc();
+        if (appended.Index >= session.Metadata.ReservedEventIndex)
+        {
+            lock (session.Gate)
+            {
+                session.Metadata = session.Metadata with { ReservedEventIndex = appended.Index + IndexReservation };
+            }
+
+            _ = PersistLoggedAsync(session);
+        }
+
+        if (type is "tool_call" or "tool_result" or "completion" or "error")
+        {
+            foreach (var subscriber in session.Subscribers.Values)
+            {
+                _ = PushAsync(session, subscriber, appended);
+            }
+        }
+    }
+
+    private async Task PushAsync(LiveSession session, ISessionSubscriber subscriber, SessionEvent sessionEvent)
+    {
+        try
+        {
+            await subscriber.NotifyAsync(sessionEvent, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // The client went away: stop pushing to it (it can still poll with events).
+            session.Subscribers.TryRemove(subscriber.Key, out _);
+            LogPushFailed(_logger, subscriber.Key, exception.Message);
+        }
+    }
+
+    private async Task PersistAsync(LiveSession session, CancellationToken cancellationToken)
+    {
+        await session.PersistGate.WaitAsync(cancellationToken);
+        try
+        {
+            await _store.SaveAsync(session.Metadata, cancellationToken);
+        }
+        finally
+        {
+            session.PersistGate.Release();
+        }
+    }
+
+    private async Task PersistLoggedAsync(LiveSession session)
+    {
+        try
+        {
+            await PersistAsync(session, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            LogPersistFailed(_logger, session.Metadata.SessionId, exception);
+        }
+    }
+
+    private async Task AbortLoggedAsync(LiveSession session)
+    {
+        try
+        {
+            if (_projects.TryGetCached(session.Metadata.ProjectId) is { } project)
+            {
+                await _agents.AbortAsync(project, session.Metadata.AgentSessionId, WorkspacePath(session.Metadata.WorkspaceId), CancellationToken.None);
+            }
+        }
+        catch (Exception exception) when (exception is Errors.OublietteException or HttpRequestException or IOException)
+        {
+            LogAbortFailed(_logger, session.Metadata.SessionId, exception.Message);
+        }
+    }
+
+    private static string? Excerpt(string? text) => text is { Length: > OutputExcerptLength } ? text[..OutputExcerptLength] + "…" : text;
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Information, Message = "stopped pushing to {Subscriber}: {Reason}")]
+    private static partial void LogPushFailed(ILogger logger, string subscriber, string reason);
+
+    [LoggerMessage(EventId = 42, Level = LogLevel.Error, Message = "could not persist session {SessionId}")]
+    private static partial void LogPersistFailed(ILogger logger, string sessionId, Exception exception);
+
+    [LoggerMessage(EventId = 43, Level = LogLevel.Warning, Message = "could not abort session {SessionId}: {Reason}")]
+    private static partial void LogAbortFailed(ILogger logger, string sessionId, string reason);
+}

@@ -1,0 +1,3 @@
+namespace Oubliette.Sessions;
+
+public sealed record SpawnRequest(Guid ProjectId, string? Prompt, Guid? WorkspaceId, bool CreateWorkspace, bool NewSession, string? Model);

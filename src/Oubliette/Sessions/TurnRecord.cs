@@ -1,0 +1,3 @@
+namespace Oubliette.Sessions;
+
+public sealed record TurnRecord(string Prompt, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt = null, string? OutputExcerpt = null, string? Error = null);

@@ -1,0 +1,3 @@
+namespace Oubliette.Sessions;
+
+public sealed record WaitResult(string SessionId, string Status, bool Reached, long LastEventIndex);
