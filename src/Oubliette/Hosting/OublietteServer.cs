@@ -106,6 +106,9 @@ public sealed class OublietteServer : IAsyncDisposable
         // The access log is ours; the framework's own per-request lines would only repeat it.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
+        logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
+        // Gateway calls carry a container credential, not a token: the handler's "not authenticated" is expected there.
+        logging.AddFilter(typeof(BearerAuthenticationHandler).FullName, LogLevel.Warning);
         // Its keys live in data/run/keys (0700); the warning about unencrypted keys at rest says nothing new.
         logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
         logging.AddProvider(new DailyFileLoggerProvider(home.LogsDirectory, config.Logging.RetentionDays, level, options.Time));

@@ -38,7 +38,8 @@ public sealed class OpenCodeConfigWriter(OublietteConfig config)
                 ["name"] = name,
                 ["options"] = new JsonObject
                 {
-                    ["baseURL"] = $"http://127.0.0.1:{GatewayPort}/llm/{name}/v1",
+                    // The gateway maps /llm/<name>/<path> onto the credential's base URL (which carries the API version).
+                    ["baseURL"] = $"http://127.0.0.1:{GatewayPort}/llm/{name}",
                     ["apiKey"] = gatewaySecret,
                 },
                 ["models"] = models,

@@ -12,7 +12,8 @@ namespace Oubliette.Agents.OpenCode;
 
 /// <summary>
 /// OpenCode (<c>opencode serve</c>) in each project container, reached through <c>agent.sock</c> in the project's
-/// bind-mounted run folder. One event-stream reader per container routes every session's events by session id.
+/// bind-mounted run folder. One reader of OpenCode's global event stream per container routes every session's events
+/// by session id.
 /// </summary>
 public sealed partial class OpenCodeRuntime(
     IContainerRuntime runtime,
@@ -186,7 +187,8 @@ public sealed partial class OpenCodeRuntime(
         {
             try
             {
-                using var response = await connection.Http.GetAsync("event", HttpCompletionOption.ResponseHeadersRead, token);
+                // The global stream carries every instance (one per session directory); /event only the server's own.
+                using var response = await connection.Http.GetAsync("global/event", HttpCompletionOption.ResponseHeadersRead, token);
                 response.EnsureSuccessStatusCode();
                 await using var stream = await response.Content.ReadAsStreamAsync(token);
                 using var reader = new StreamReader(stream, Encoding.UTF8);
@@ -198,13 +200,14 @@ public sealed partial class OpenCodeRuntime(
                     }
 
                     using var document = JsonDocument.Parse(line.AsMemory(5));
-                    if (document.RootElement.TryGetProperty("type", out var type) && type.GetString() == "server.connected")
+                    var payload = document.RootElement.TryGetProperty("payload", out var wrapped) ? wrapped : document.RootElement;
+                    if (payload.TryGetProperty("type", out var type) && type.GetString() == "server.connected")
                     {
                         connection.Connected.TrySetResult();
                         continue;
                     }
 
-                    if (mapper.Map(document.RootElement) is { } agentEvent)
+                    if (mapper.Map(payload) is { } agentEvent)
                     {
                         hub.Publish(projectId, agentEvent);
                     }
