@@ -55,4 +55,142 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.Contains("completion", Types(pushed));
         Assert.DoesNotContain("delta", Types(pushed));
     }
+
+    [Fact]
+    public async Task Message_resumes_the_same_agent_session_and_the_model_sees_the_earlier_turn()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("The answer is 42"), ScriptStep.Reply("You asked about the answer"));
+        var sessionId = await _fixture.SpawnAsync("What is the answer?");
+        await _fixture.WaitAsync(sessionId);
+
+        var resumed = await _fixture.Admin.CallAsync("session", new { action = "message", session_id = sessionId, message = "What did I ask?" });
+        await _fixture.WaitAsync(sessionId);
+        var again = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "And now?" });
+        await _fixture.WaitAsync(sessionId);
+        var session = await _fixture.GetAsync(sessionId);
+
+        Assert.True(resumed.Json.GetProperty("resumed").GetBoolean());
+        Assert.Equal(sessionId, again.Json.GetProperty("session_id").GetString());
+        Assert.True(again.Json.GetProperty("resumed").GetBoolean());
+        var second = _fixture.Model.AgentRequests[1].AllText;
+        Assert.Contains("What is the answer?", second, StringComparison.Ordinal);
+        Assert.Contains("The answer is 42", second, StringComparison.Ordinal);
+        Assert.Contains("What did I ask?", second, StringComparison.Ordinal);
+        Assert.Equal(3, session.GetProperty("turns").GetArrayLength());
+        Assert.Equal("You asked about the answer", session.GetProperty("turns")[1].GetProperty("output_excerpt").GetString());
+    }
+
+    [Fact]
+    public async Task End_during_a_hanging_model_stream_stops_the_turn_within_seconds()
+    {
+        _fixture.Model.Enqueue(ScriptStep.HangForever());
+        var sessionId = await _fixture.SpawnAsync("Think forever");
+        await WaitForAsync(() => _fixture.Model.AgentRequests.Count >= 1, "the model call");
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var ended = await _fixture.Admin.CallAsync("session", new { action = "end", session_id = sessionId });
+        var waited = await _fixture.WaitAsync(sessionId, "completed", 30);
+
+        Assert.False(ended.IsError, ended.Text);
+        Assert.Equal("completed", waited.GetProperty("status").GetString());
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
+        var message = await _fixture.Admin.CallAsync("session", new { action = "message", session_id = sessionId, message = "more" });
+        Assert.True(message.IsError);
+        Assert.Contains("has ended (completed)", message.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Usage_is_recorded_on_the_session_and_in_metrics_and_the_gateway_adds_key_and_headers()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("cheap", 1000, 500));
+        var sessionId = await _fixture.SpawnAsync("Count tokens");
+        await _fixture.WaitAsync(sessionId);
+        var session = await _fixture.GetAsync(sessionId);
+        using var http = new HttpClient { BaseAddress = _fixture.Server.Server.Address };
+        var metrics = await http.GetStringAsync("/metrics");
+
+        Assert.Equal(1000, session.GetProperty("tokens_in").GetInt64());
+        Assert.Equal(500, session.GetProperty("tokens_out").GetInt64());
+        Assert.Equal(1000 * 1000 / 1e6 + 500 * 2000 / 1e6, session.GetProperty("cost_usd").GetDouble(), 6);
+        var project = _fixture.ProjectId.ToString("D");
+        Assert.Contains($"oubliette_llm_tokens_total{{project_id=\"{project}\",direction=\"input\"}} 1000", metrics, StringComparison.Ordinal);
+        Assert.Contains($"oubliette_llm_cost_usd_total{{project_id=\"{project}\"}} 2", metrics, StringComparison.Ordinal);
+        Assert.Contains("oubliette_sessions_spawned_total", metrics, StringComparison.Ordinal);
+        var request = _fixture.Model.AgentRequests[0];
+        Assert.Equal($"Bearer {SessionFixture.ProviderKey}", request.Headers["authorization"]);
+        Assert.Equal("oubliette", request.Headers["x-team"]);
+    }
+
+    [Fact]
+    public async Task The_provider_key_never_enters_the_container_nor_the_logs()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("done"));
+        var sessionId = await _fixture.SpawnAsync("Hello");
+        await _fixture.WaitAsync(sessionId);
+
+        var inside = await _fixture.Admin.CallAsync("container", new
+        {
+            action = "exec",
+            project_id = _fixture.ProjectId.ToString("D"),
+            command = "env; cat /run/oubliette/*; grep -rs . /home/gogol/.local /home/gogol/.config /home/gogol/.cache 2>/dev/null | head -c 2000000",
+        });
+
+        Assert.False(inside.IsError, inside.Text);
+        Assert.Contains("ogw_", inside.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(SessionFixture.ProviderKey, inside.Text, StringComparison.Ordinal);
+        foreach (var file in Directory.GetFiles(_fixture.Server.Home.Home.LogsDirectory))
+        {
+            Assert.DoesNotContain(SessionFixture.ProviderKey, await File.ReadAllTextAsync(file), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_model_failure_becomes_an_error_event_and_the_session_stays_usable()
+    {
+        var notifications = SessionFixture.CollectNotifications(_fixture.Admin);
+        _fixture.Model.Enqueue(ScriptStep.Fail(500, "scripted outage"), ScriptStep.Reply("recovered"));
+        var sessionId = await _fixture.SpawnAsync("Fail once please");
+        await _fixture.WaitAsync(sessionId);
+        var events = await _fixture.EventsAsync(sessionId);
+
+        var error = Assert.Single(events, item => item.GetProperty("type").GetString() == "error");
+        Assert.Contains("scripted outage", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("recovered", events.Single(item => item.GetProperty("type").GetString() == "completion").GetProperty("text").GetString());
+        Assert.Contains(notifications, item => item.GetProperty("level").GetString() == "error");
+
+        _fixture.Model.Enqueue(ScriptStep.Reply("still usable"));
+        await _fixture.Admin.CallAsync("session", new { action = "message", session_id = sessionId, message = "again" });
+        await _fixture.WaitAsync(sessionId);
+        var after = await _fixture.EventsAsync(sessionId, events[^1].GetProperty("index").GetInt64());
+        Assert.Equal("still usable", after.Single(item => item.GetProperty("type").GetString() == "completion").GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task Killing_the_container_mid_turn_fails_the_session_clearly_and_the_server_keeps_serving()
+    {
+        _fixture.Model.Enqueue(ScriptStep.HangForever());
+        var sessionId = await _fixture.SpawnAsync("Hang on");
+        await WaitForAsync(() => _fixture.Model.AgentRequests.Count >= 1, "the model call");
+
+        await docker.Runtime.RemoveAsync(Oubliette.Projects.ProjectContainers.NameOf(_fixture.ProjectId), CancellationToken.None);
+        var waited = await _fixture.WaitAsync(sessionId, "completed", 60);
+        var events = await _fixture.EventsAsync(sessionId);
+        using var http = new HttpClient { BaseAddress = _fixture.Server.Server.Address };
+
+        Assert.Equal("failed", waited.GetProperty("status").GetString());
+        Assert.Contains(events, item => item.GetProperty("type").GetString() == "error"
+            && item.GetProperty("message").GetString()!.Contains("the agent is gone", StringComparison.Ordinal));
+        Assert.Equal("""{"status":"ok"}""", await http.GetStringAsync("/health"));
+        Assert.False((await _fixture.Admin.CallAsync("project", new { action = "list" })).IsError);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
 }

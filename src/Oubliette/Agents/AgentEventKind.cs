@@ -9,4 +9,7 @@ public enum AgentEventKind
     ToolResult,
     Idle,
     Error,
+
+    /// <summary>A model call failed and the agent retries it: worth reporting, but the turn goes on.</summary>
+    Retry,
 }

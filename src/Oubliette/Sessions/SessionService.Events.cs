@@ -118,6 +118,9 @@ public sealed partial class SessionService
 
                 Emit(session, "error", message: agentEvent.Text);
                 break;
+            case AgentEventKind.Retry:
+                Emit(session, "error", message: agentEvent.Text);
+                break;
             case AgentEventKind.Idle:
                 CompleteTurn(session);
                 break;

@@ -33,6 +33,9 @@ internal sealed class OpenCodeEventMapper
                 return MapPart(sessionId, part);
             case "session.status" when properties.TryGetProperty("status", out var status) && Text(status, "type") == "busy":
                 return new AgentEvent(sessionId, AgentEventKind.Busy);
+            case "session.status" when properties.TryGetProperty("status", out var retry) && Text(retry, "type") == "retry":
+                var attempt = retry.TryGetProperty("attempt", out var number) ? number.GetRawText() : "?";
+                return new AgentEvent(sessionId, AgentEventKind.Retry, Text: $"model call failed (attempt {attempt}); the agent retries: {Text(retry, "message")}");
             case "session.idle":
                 return new AgentEvent(sessionId, AgentEventKind.Idle);
             case "session.error":
