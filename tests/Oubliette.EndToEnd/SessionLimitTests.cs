@@ -1,0 +1,122 @@
+using Oubliette.Testing;
+
+namespace Oubliette.EndToEnd;
+
+/// <summary>Budgets, limits and bad input for sessions: clear errors, nothing changed.</summary>
+[Collection(DockerCollection.Name)]
+public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
+{
+    private SessionFixture _fixture = null!;
+
+    public async Task InitializeAsync() =>
+        _fixture = await SessionFixture.StartAsync(docker, """ "limits": { "max_cost_usd": 0.05, "max_active_sessions_per_project": 1 } """);
+
+    public async Task DisposeAsync() => await _fixture.DisposeAsync();
+
+    private async Task<int> SessionCountAsync() =>
+        (await _fixture.Admin.CallAsync("session", new { action = "list", project_id = _fixture.ProjectId.ToString("D") })).Json.GetProperty("sessions").GetArrayLength();
+
+    [Fact]
+    public async Task A_budget_below_the_first_turns_cost_stops_the_session_with_an_error_naming_the_budget()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("an expensive answer", 1000, 1000));
+
+        var sessionId = await _fixture.SpawnAsync("Spend money");
+        var waited = await _fixture.WaitAsync(sessionId, "completed", 60);
+        var events = await _fixture.EventsAsync(sessionId);
+        var session = await _fixture.GetAsync(sessionId);
+
+        Assert.Equal("failed", waited.GetProperty("status").GetString());
+        var error = events.First(item => item.GetProperty("type").GetString() == "error");
+        Assert.Contains("budget exceeded", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("max_cost_usd $0.05", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("max_cost_usd", session.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.True(session.GetProperty("cost_usd").GetDouble() > 0.05);
+    }
+
+    [Fact]
+    public async Task Spawning_past_the_active_session_limit_is_refused_and_changes_nothing()
+    {
+        _fixture.Model.Enqueue(ScriptStep.HangForever());
+        await _fixture.SpawnAsync("Occupy the only slot");
+        var before = await SessionCountAsync();
+
+        var refused = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "one more", new_session = true });
+
+        Assert.True(refused.IsError);
+        Assert.Contains("already has 1 active sessions (max_active_sessions_per_project=1)", refused.Text, StringComparison.Ordinal);
+        Assert.Equal(before, await SessionCountAsync());
+    }
+
+    [Theory]
+    [InlineData("""{"action":"get","session_id":"gogol_20260101_000000_deadbeef"}""", "session 'gogol_20260101_000000_deadbeef' not found")]
+    [InlineData("""{"action":"events","session_id":"nope"}""", "session 'nope' not found")]
+    [InlineData("""{"action":"get"}""", "'session_id' is required")]
+    [InlineData("""{"action":"fly"}""", "session: action 'fly' is not valid")]
+    [InlineData("""{"action":"wait","session_id":"nope","until":"forever"}""", "session 'nope' not found")]
+    public async Task Unknown_sessions_and_bad_actions_get_clear_errors(string arguments, string expected)
+    {
+        var outcome = await _fixture.Admin.CallAsync("session", System.Text.Json.JsonDocument.Parse(arguments).RootElement);
+
+        Assert.True(outcome.IsError);
+        Assert.Contains(expected, outcome.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Empty_prompt_and_unknown_model_are_refused_and_no_session_is_made()
+    {
+        var empty = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "   " });
+        var model = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "hi", model = "ghost" });
+        var workspace = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "hi", workspace_id = "../x" });
+
+        Assert.Contains("'prompt' (or 'message') is required and must not be empty", empty.Text, StringComparison.Ordinal);
+        Assert.Contains("model 'ghost' is not configured", model.Text, StringComparison.Ordinal);
+        Assert.Contains("workspace_id '../x' is not valid", workspace.Text, StringComparison.Ordinal);
+        Assert.Equal(0, await SessionCountAsync());
+    }
+
+    [Fact]
+    public async Task Since_index_beyond_the_last_event_is_a_clear_error_and_old_cursors_are_not()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("short"));
+        var sessionId = await _fixture.SpawnAsync("Say something short");
+        await _fixture.WaitAsync(sessionId);
+        var all = await _fixture.EventsAsync(sessionId);
+        var last = all[^1].GetProperty("index").GetInt64();
+
+        var beyond = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = last + 5 });
+        var page = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = -1, max_events = 2 });
+        var rest = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = page.Json.GetProperty("last_event_index").GetInt64() });
+
+        Assert.True(beyond.IsError);
+        Assert.Contains($"since_index {last + 5} is beyond the last event index {last}", beyond.Text, StringComparison.Ordinal);
+        Assert.Equal(2, page.Json.GetProperty("events").GetArrayLength());
+        Assert.Equal(all.Count - 2, rest.Json.GetProperty("events").GetArrayLength());
+        Assert.Equal(last, rest.Json.GetProperty("last_event_index").GetInt64());
+    }
+
+    [Fact]
+    public async Task Another_projects_token_cannot_touch_this_projects_sessions()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("mine"));
+        var sessionId = await _fixture.SpawnAsync("Private work");
+        await _fixture.WaitAsync(sessionId);
+        var secret = await _fixture.Server.Home.CreateTokenAsync($"project:{Guid.NewGuid()}");
+        await using var other = await _fixture.Server.ConnectAsync(secret);
+        var readOnly = await _fixture.Server.Home.CreateTokenAsync($"project:{_fixture.ProjectId:D}:ro");
+        await using var reader = await _fixture.Server.ConnectAsync(readOnly);
+
+        var events = await other.CallAsync("session", new { action = "events", session_id = sessionId });
+        var end = await other.CallAsync("session", new { action = "end", session_id = sessionId });
+        var read = await reader.CallAsync("session", new { action = "events", session_id = sessionId });
+        var write = await reader.CallAsync("session", new { action = "message", session_id = sessionId, message = "hi" });
+
+        Assert.True(events.IsError);
+        Assert.Contains($"'session.events' on project {_fixture.ProjectId:D} is not allowed", events.Text, StringComparison.Ordinal);
+        Assert.True(end.IsError);
+        Assert.False(read.IsError, read.Text);
+        Assert.True(write.IsError);
+        Assert.Contains("read-only", write.Text, StringComparison.Ordinal);
+        Assert.Equal("idle", (await _fixture.GetAsync(sessionId)).GetProperty("status").GetString());
+    }
+}
