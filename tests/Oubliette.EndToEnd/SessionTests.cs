@@ -184,6 +184,29 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.False((await _fixture.Admin.CallAsync("project", new { action = "list" })).IsError);
     }
 
+    [Fact]
+    public async Task Restarting_the_server_mid_turn_loses_no_session_and_events_keep_flowing_with_increasing_indices()
+    {
+        var chunks = Enumerable.Range(0, 40).Select(index => $"part{index} ").ToList();
+        _fixture.Model.Enqueue(ScriptStep.Stream(chunks, TimeSpan.FromMilliseconds(150)), ScriptStep.Reply("finished after the restart"));
+        var sessionId = await _fixture.SpawnAsync("Stream slowly");
+        await WaitForAsync(() => _fixture.Model.AgentRequests.Count >= 1, "the model call");
+        await Task.Delay(1000);
+        var before = await _fixture.EventsAsync(sessionId);
+
+        await _fixture.Server.RestartServerAsync();
+        var waited = await _fixture.WaitAsync(sessionId);
+        var after = await _fixture.EventsAsync(sessionId);
+        var listed = await _fixture.Admin.CallAsync("session", new { action = "list", project_id = _fixture.ProjectId.ToString("D") });
+
+        Assert.Equal("idle", waited.GetProperty("status").GetString());
+        Assert.Contains(sessionId, listed.Text, StringComparison.Ordinal);
+        var lastBefore = before[^1].GetProperty("index").GetInt64();
+        Assert.NotEmpty(after);
+        Assert.All(after, item => Assert.True(item.GetProperty("index").GetInt64() > lastBefore));
+        Assert.Contains(after, item => item.GetProperty("type").GetString() == "completion");
+    }
+
     private static async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
