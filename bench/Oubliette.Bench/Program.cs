@@ -1,7 +1,13 @@
 using Oubliette.Bench;
 
 // Prints figures; asserts nothing. Run: dotnet run -c Release --project bench/Oubliette.Bench [-- --seconds 5]
-var seconds = args.Length == 2 && args[0] == "--seconds" ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+var seconds = args.Length >= 2 && args[0] == "--seconds" ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+if (args.Contains("--sessions-only"))
+{
+    await SessionBench.RunAsync();
+    return;
+}
+
 await using var server = await ServerUnderTest.StartAsync();
 Console.WriteLine($"oubliette {server.Address} pid {server.Pid}; {Environment.ProcessorCount} cores");
 
@@ -25,3 +31,7 @@ Console.WriteLine($"  oubliette: {projectMedian:0} ms   docker run --rm <image> 
 await Task.Delay(TimeSpan.FromSeconds(3));
 Console.WriteLine();
 Console.WriteLine($"idle RSS after load: {server.ResidentMegabytes():0.0} MB");
+
+Console.WriteLine();
+Console.WriteLine("agent sessions (real OpenCode in a container, scripted model)");
+await SessionBench.RunAsync();

@@ -24,7 +24,10 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     public string AdminSecret { get; }
     public int Pid => _process.Id;
 
-    public static async Task<ServerUnderTest> StartAsync()
+    public string Root => _root;
+
+    /// <summary>Starts the built server in a fresh home; <paramref name="configure"/> may rewrite the init config.</summary>
+    public static async Task<ServerUnderTest> StartAsync(Func<string, string>? configure = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "oubliette-bench-" + Guid.NewGuid().ToString("N")[..8]);
         var init = await OublietteProcess.RunAsync(["init", "--dir", root]);
@@ -36,16 +39,21 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
             .Replace("\"requests_per_second\": 20", "\"requests_per_second\": 1000000", StringComparison.Ordinal)
             .Replace("\"burst\": 40", "\"burst\": 1000000", StringComparison.Ordinal)
             .Replace("\"level\": \"information\"", Environment.GetEnvironmentVariable("BENCH_LOG_LEVEL") is { } level ? $"\"level\": \"{level}\"" : "\"level\": \"information\"", StringComparison.Ordinal);
-        await File.WriteAllTextAsync(configFile, config);
+        await File.WriteAllTextAsync(configFile, configure is null ? config : configure(config));
 
         var process = OublietteProcess.Start(["--dir", root]);
         _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
         var addressFile = Path.Combine(root, "data", "run", "oubliette.address");
         var deadline = Stopwatch.StartNew();
         while (!File.Exists(addressFile) && deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
             await Task.Delay(50);
+        }
+
+        if (!File.Exists(addressFile))
+        {
+            throw new InvalidOperationException($"the server did not start: {(process.HasExited ? await errors : "(still starting after 30 s)")}");
         }
 
         var address = new Uri((await File.ReadAllTextAsync(addressFile)).Trim());

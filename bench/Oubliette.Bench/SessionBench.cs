@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using ModelContextProtocol.Client;
+using Oubliette.Testing;
+
+namespace Oubliette.Bench;
+
+/// <summary>Agent sessions against the real OpenCode in a container, with the scripted model as provider.</summary>
+internal static class SessionBench
+{
+    public static async Task RunAsync()
+    {
+        await using var model = await ScriptedModelServer.StartAsync();
+        await using var server = await ServerUnderTest.StartAsync(_ => $$"""
+            {
+              "server": { "address": "127.0.0.1:0", "event_buffer_size": 20000 },
+              "credentials": { "providers": { "credentials": { "scripted": { "provider": "openai-compatible", "api_key": "bench", "base_url": "{{model.BaseUrl}}" } } } },
+              "models": { "models": { "fast": { "model": "scripted", "provider": "scripted" } }, "defaults": { "session_model": "fast" } },
+              "defaults": { "rate_limit": { "requests_per_second": 100000, "burst": 100000 } },
+            }
+            """);
+        await using var client = await McpTestClient.ConnectAsync(server.McpEndpoint, server.AdminSecret);
+        var project = await CreateProjectAsync(client, "bench-sessions");
+
+        // Cold: no container yet for this project's first session.
+        await client.CallAsync("container", new { action = "stop", project_id = project });
+        var cold = await SpawnMeasuredAsync(client, model, project, newSession: true);
+        Console.WriteLine($"cold spawn (container stopped): first agent event {cold.FirstEvent:0} ms, completion {cold.Completion:0} ms");
+
+        var firstEvents = new List<double>();
+        var completions = new List<double>();
+        for (var round = 0; round < 21; round++)
+        {
+            var warm = await SpawnMeasuredAsync(client, model, project, newSession: false);
+            if (round > 0)
+            {
+                firstEvents.Add(warm.FirstEvent);
+                completions.Add(warm.Completion);
+            }
+        }
+
+        Console.WriteLine($"warm spawn (container running), median of 20: first agent event {Median(firstEvents):0} ms, completion {Median(completions):0} ms");
+
+        await ThroughputAsync(client, model, server, project);
+
+        var ids = new List<string>();
+        for (var index = 0; index < 9; index++)
+        {
+            model.Enqueue(ScriptStep.Reply("idle now"));
+            var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project, prompt = "idle", new_session = true });
+            ids.Add(spawned.Json.GetProperty("session_id").GetString()!);
+        }
+
+        foreach (var id in ids)
+        {
+            await client.CallAsync("session", new { action = "wait", session_id = id, until = "idle", timeout_seconds = 60 });
+        }
+
+        await Task.Delay(2000);
+        Console.WriteLine($"server RSS with 10 idle sessions: {server.ResidentMegabytes():0.0} MB");
+    }
+
+    private static async Task ThroughputAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
+    {
+        const int deltas = 10_000;
+        model.Enqueue(ScriptStep.Stream([.. Enumerable.Range(0, deltas).Select(index => $"d{index} ")]));
+        var socket = Path.Combine(server.Root, "data", "projects", project, "run", "agent.sock");
+        using var direct = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var directReader = CountOpenCodeDeltasAsync(socket, deltas, direct.Token);
+        await Task.Delay(300);
+
+        var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project, prompt = "stream a lot", new_session = true });
+        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
+        long since = -1;
+        var seen = 0;
+        Stopwatch? clock = null;
+        var done = false;
+        while (!done)
+        {
+            var page = await client.CallAsync("session", new { action = "events", session_id = sessionId, since_index = since, max_events = 5000 });
+            foreach (var item in page.Json.GetProperty("events").EnumerateArray())
+            {
+                var type = item.GetProperty("type").GetString();
+                if (type == "delta")
+                {
+                    clock ??= Stopwatch.StartNew();
+                    seen++;
+                }
+
+                done |= type == "completion" || type == "error";
+            }
+
+            since = page.Json.GetProperty("last_event_index").GetInt64();
+        }
+
+        var pipeline = seen / clock!.Elapsed.TotalSeconds;
+        var (directCount, directRate) = await directReader;
+        await client.CallAsync("session", new { action = "end", session_id = sessionId });
+        Console.WriteLine($"event throughput, {deltas} streamed deltas: MCP poller saw {seen} at {pipeline:0} events/s; "
+            + $"a reader of OpenCode's own /global/event saw {directCount} at {directRate:0} events/s; ratio {pipeline / directRate:0.00}");
+    }
+
+    private static async Task<(int Count, double Rate)> CountOpenCodeDeltasAsync(string socket, int expected, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, token) =>
+            {
+                var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                await unix.ConnectAsync(new UnixDomainSocketEndPoint(socket), token);
+                return new NetworkStream(unix, ownsSocket: true);
+            },
+        }) { Timeout = Timeout.InfiniteTimeSpan };
+        using var response = await http.GetAsync("http://opencode/global/event", HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+        var count = 0;
+        Stopwatch? clock = null;
+        while (count < expected && await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Contains("\"message.part.delta\"", StringComparison.Ordinal))
+            {
+                clock ??= Stopwatch.StartNew();
+                count++;
+            }
+        }
+
+        return (count, count / clock!.Elapsed.TotalSeconds);
+    }
+
+    private static async Task<(double FirstEvent, double Completion)> SpawnMeasuredAsync(McpClient client, ScriptedModelServer model, string project, bool newSession)
+    {
+        model.Enqueue(ScriptStep.Reply("ok"));
+        var started = Stopwatch.StartNew();
+        var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project, prompt = "reply ok", new_session = newSession });
+        if (spawned.IsError)
+        {
+            throw new InvalidOperationException(spawned.Text);
+        }
+
+        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
+        var since = spawned.Json.GetProperty("last_event_index").GetInt64();
+        double? first = null;
+        while (true)
+        {
+            var page = await client.CallAsync("session", new { action = "events", session_id = sessionId, since_index = since });
+            foreach (var item in page.Json.GetProperty("events").EnumerateArray())
+            {
+                var type = item.GetProperty("type").GetString();
+                if (type is not "status")
+                {
+                    first ??= started.Elapsed.TotalMilliseconds;
+                }
+
+                if (type is "completion" or "error")
+                {
+                    return (first ?? started.Elapsed.TotalMilliseconds, started.Elapsed.TotalMilliseconds);
+                }
+            }
+
+            since = page.Json.GetProperty("last_event_index").GetInt64();
+            await Task.Delay(2);
+        }
+    }
+
+    private static async Task<string> CreateProjectAsync(McpClient client, string name)
+    {
+        var created = await client.CallAsync("project", new { action = "create", name, container_type = "base" });
+        return created.Json.GetProperty("project").GetProperty("id").GetString()!;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
