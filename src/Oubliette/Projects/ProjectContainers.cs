@@ -38,6 +38,13 @@ public sealed partial class ProjectContainers(
     {
         var name = NameOf(project.Id);
         var info = await runtime.InspectAsync(name, cancellationToken);
+        if (info is not null && info.Mounts.All(mount => mount.ContainerPath != GatewayMountPoint))
+        {
+            // Made by an older version without the gateway mount: replace it (the workspaces live on the host).
+            await runtime.RemoveAsync(name, cancellationToken);
+            info = null;
+        }
+
         if (info is null)
         {
             var image = ImageOf(project);
