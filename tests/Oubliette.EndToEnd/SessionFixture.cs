@@ -24,12 +24,12 @@ public sealed class SessionFixture : IAsyncDisposable
     public Guid WorkspaceId { get; }
     public McpClient Admin => Server.Admin;
 
-    public static string Config(Uri modelBaseUrl, string extraDefaults = "") => $$"""
+    public static string Config(Uri modelBaseUrl, string extraDefaults = "", string kind = "openai-compatible") => $$"""
         {
           "server": { "address": "127.0.0.1:0" },
           "credentials": {
             "providers": {
-              "credentials": { "scripted": { "provider": "openai-compatible", "api_key": "{{ProviderKey}}", "base_url": "{{modelBaseUrl}}" } },
+              "credentials": { "scripted": { "provider": "{{kind}}", "api_key": "{{ProviderKey}}", "base_url": "{{modelBaseUrl}}" } },
               "default": "scripted",
             },
           },
@@ -41,10 +41,10 @@ public sealed class SessionFixture : IAsyncDisposable
         }
         """;
 
-    public static async Task<SessionFixture> StartAsync(DockerEnvironment docker, string extraDefaults = "")
+    public static async Task<SessionFixture> StartAsync(DockerEnvironment docker, string extraDefaults = "", string kind = "openai-compatible")
     {
         var model = await ScriptedModelServer.StartAsync();
-        var server = await ProjectFixture.StartAsync(docker, Config(model.BaseUrl, extraDefaults));
+        var server = await ProjectFixture.StartAsync(docker, Config(model.BaseUrl, extraDefaults, kind));
         var (project, workspace) = await server.CreateProjectAsync("agents-" + Guid.NewGuid().ToString("N")[..6]);
         return new SessionFixture(model, server, project, workspace);
     }

@@ -13,7 +13,7 @@ namespace Oubliette.Testing;
 
 /// <summary>
 /// The one stand-in of the suite: a model provider on loopback speaking the OpenAI-compatible chat-completions
-/// streaming protocol, driven by a script of steps (reply, call a tool, fail, hang, stream slowly). It records every
+/// streaming protocol (and Anthropic's Messages streaming protocol at <c>/v1/messages</c>), driven by a script of steps (reply, call a tool, fail, hang, stream slowly). It records every
 /// request, headers included. OpenCode's title requests are answered without consuming the script.
 /// </summary>
 public sealed class ScriptedModelServer : IAsyncDisposable
@@ -43,7 +43,8 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
         ScriptedModelServer? server = null;
-        app.MapPost("/v1/chat/completions", (HttpContext context) => server!.HandleAsync(context));
+        app.MapPost("/v1/chat/completions", (HttpContext context) => server!.HandleAsync(context, anthropic: false));
+        app.MapPost("/v1/messages", (HttpContext context) => server!.HandleAsync(context, anthropic: true));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server = new ScriptedModelServer(app, new Uri(address));
@@ -66,7 +67,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task HandleAsync(HttpContext context)
+    private async Task HandleAsync(HttpContext context, bool anthropic)
     {
         var body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body);
         var headers = context.Request.Headers.ToDictionary(header => header.Key.ToLowerInvariant(), header => header.Value.ToString());
@@ -76,12 +77,84 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
         try
         {
-            await RespondAsync(context, step, linked.Token);
+            await (anthropic ? RespondAnthropicAsync(context, step, linked.Token) : RespondAsync(context, step, linked.Token));
         }
         catch (OperationCanceledException)
         {
             // The client went away (an aborted turn) or the server stops.
         }
+    }
+
+    /// <summary>Anthropic's Messages streaming protocol: message_start, content blocks, message_delta with usage.</summary>
+    private static async Task RespondAnthropicAsync(HttpContext context, ScriptStep step, CancellationToken cancellationToken)
+    {
+        if (step.FailStatus is { } status)
+        {
+            context.Response.StatusCode = status;
+            await context.Response.WriteAsJsonAsync(new { type = "error", error = new { type = "api_error", message = step.Text ?? "scripted failure" } }, cancellationToken);
+            return;
+        }
+
+        context.Response.ContentType = "text/event-stream";
+        async Task SendAsync(string name, JsonObject data)
+        {
+            data["type"] = name;
+            await context.Response.WriteAsync($"event: {name}\ndata: {data.ToJsonString()}\n\n", cancellationToken);
+            await context.Response.Body.FlushAsync(cancellationToken);
+        }
+
+        await SendAsync("message_start", new JsonObject
+        {
+            ["message"] = new JsonObject
+            {
+                ["id"] = "msg_" + Guid.NewGuid().ToString("N")[..12],
+                ["type"] = "message",
+                ["role"] = "assistant",
+                ["model"] = "scripted",
+                ["content"] = new JsonArray(),
+                ["stop_reason"] = null,
+                ["stop_sequence"] = null,
+                ["usage"] = new JsonObject { ["input_tokens"] = step.InputTokens, ["output_tokens"] = 0 },
+            },
+        });
+        if (step.Hang)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        string stopReason;
+        if (step.ToolName is { } tool)
+        {
+            await SendAsync("content_block_start", new JsonObject
+            {
+                ["index"] = 0,
+                ["content_block"] = new JsonObject { ["type"] = "tool_use", ["id"] = "toolu_" + Guid.NewGuid().ToString("N")[..8], ["name"] = tool, ["input"] = new JsonObject() },
+            });
+            await SendAsync("content_block_delta", new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["type"] = "input_json_delta", ["partial_json"] = step.ToolArguments } });
+            stopReason = "tool_use";
+        }
+        else
+        {
+            await SendAsync("content_block_start", new JsonObject { ["index"] = 0, ["content_block"] = new JsonObject { ["type"] = "text", ["text"] = "" } });
+            foreach (var piece in step.Chunks ?? [step.Text ?? ""])
+            {
+                await SendAsync("content_block_delta", new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["type"] = "text_delta", ["text"] = piece } });
+                if (step.ChunkDelay is { } delay)
+                {
+                    await Task.Delay(delay, cancellationToken);
+                }
+            }
+
+            stopReason = "end_turn";
+        }
+
+        await SendAsync("content_block_stop", new JsonObject { ["index"] = 0 });
+        await SendAsync("message_delta", new JsonObject
+        {
+            ["delta"] = new JsonObject { ["stop_reason"] = stopReason, ["stop_sequence"] = null },
+            ["usage"] = new JsonObject { ["output_tokens"] = step.OutputTokens },
+        });
+        await SendAsync("message_stop", new JsonObject());
     }
 
     private static async Task RespondAsync(HttpContext context, ScriptStep step, CancellationToken cancellationToken)
