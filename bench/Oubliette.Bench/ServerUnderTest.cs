@@ -66,6 +66,14 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
         return long.Parse(Digits().Match(line).Value, CultureInfo.InvariantCulture) / 1024.0;
     }
 
+    /// <summary>User plus system CPU time of the server process so far.</summary>
+    public double CpuSeconds()
+    {
+        var fields = File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // After the command name: field 12 is utime, 13 stime (0-based in this slice), in clock ticks of 1/100 s.
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
     public async ValueTask DisposeAsync()
     {
         using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))

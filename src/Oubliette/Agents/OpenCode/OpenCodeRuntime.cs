@@ -139,7 +139,15 @@ public sealed partial class OpenCodeRuntime(
             ProjectContainers.NameOf(project.Id),
             ["sh", "/run/oubliette/start-agent.sh"],
             ProjectContainers.AgentUser,
-            ["OPENCODE_CONFIG=/run/oubliette/opencode.json", "HOME=/home/gogol"],
+            [
+                "OPENCODE_CONFIG=/run/oubliette/opencode.json",
+                "HOME=/home/gogol",
+                // The container has no network: nothing to fetch or update, so do not wait for it to fail.
+                "OPENCODE_DISABLE_MODELS_FETCH=true",
+                "OPENCODE_DISABLE_AUTOUPDATE=true",
+                "OPENCODE_DISABLE_LSP_DOWNLOAD=true",
+                "OPENCODE_DISABLE_SHARE=true",
+            ],
             cancellationToken);
         LogStarting(logger, project.Id);
     }
