@@ -42,6 +42,7 @@ internal static class SessionBench
         Console.WriteLine($"warm spawn (container running), median of 20: first agent event {Median(firstEvents):0} ms, completion {Median(completions):0} ms");
 
         await ThroughputAsync(client, model, server, project);
+        await PipelineCpuAsync(client, model, server, project);
 
         var ids = new List<string>();
         for (var index = 0; index < 9; index++)
@@ -75,6 +76,7 @@ internal static class SessionBench
         var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
         long since = -1;
         var seen = 0;
+        var others = new Dictionary<string, int>();
         var lastSeen = TimeSpan.Zero;
         var done = false;
         while (!done)
@@ -89,12 +91,18 @@ internal static class SessionBench
                     lastSeen = clock.Elapsed;
                 }
 
+                else
+                {
+                    others[type!] = others.GetValueOrDefault(type!) + 1;
+                }
+
                 done |= type == "completion" || type == "error";
             }
 
             since = page.Json.GetProperty("last_event_index").GetInt64();
         }
 
+        Console.WriteLine($"  other events: {string.Join(", ", others.Select(pair => $"{pair.Key}={pair.Value}"))}");
         var cpu = server.CpuSeconds() - cpuBefore;
         var (directCount, directFirst, directLast) = await directReader;
         await client.CallAsync("session", new { action = "end", session_id = sessionId });
@@ -104,6 +112,20 @@ internal static class SessionBench
         Console.WriteLine($"event throughput, {deltas} streamed deltas: OpenCode's own /global/event {directCount} at {directRate:0} events/s; "
             + $"through Oubliette to an MCP poller {seen} at {pipelineRate:0} events/s (ratio {pipelineRate / directRate:0.00}); "
             + $"server CPU {cpu * 1e6 / seen:0} us per event (includes serving the poller)");
+    }
+
+    /// <summary>Server CPU per event for the pipeline alone: the deltas land in the buffer and nobody polls until the end.</summary>
+    private static async Task PipelineCpuAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
+    {
+        const int deltas = 10_000;
+        model.Enqueue(ScriptStep.Stream([.. Enumerable.Range(0, deltas).Select(index => $"d{index} ")]));
+        var cpuBefore = server.CpuSeconds();
+        var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project, prompt = "stream a lot", new_session = true });
+        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
+        await client.CallAsync("session", new { action = "wait", session_id = sessionId, until = "idle", timeout_seconds = 120 });
+        var cpu = server.CpuSeconds() - cpuBefore;
+        await client.CallAsync("session", new { action = "end", session_id = sessionId });
+        Console.WriteLine($"server CPU per event without a poller (spawn to idle, {deltas} deltas): {cpu * 1e6 / deltas:0} us");
     }
 
     private static async Task<(int Count, TimeSpan First, TimeSpan Last)> CountOpenCodeDeltasAsync(string socket, int expected, Stopwatch clock, CancellationToken cancellationToken)
