@@ -16,7 +16,7 @@ internal static class SessionBench
               "server": { "address": "127.0.0.1:0", "event_buffer_size": 20000 },
               "credentials": { "providers": { "credentials": { "scripted": { "provider": "openai-compatible", "api_key": "bench", "base_url": "{{model.BaseUrl}}" } } } },
               "models": { "models": { "fast": { "model": "scripted", "provider": "scripted" } }, "defaults": { "session_model": "fast" } },
-              "defaults": { "rate_limit": { "requests_per_second": 100000, "burst": 100000 } },
+              "defaults": { "rate_limit": { "requests_per_second": 100000, "burst": 100000 }, "limits": { "max_active_sessions_per_project": 50 } },
             }
             """);
         await using var client = await McpTestClient.ConnectAsync(server.McpEndpoint, server.AdminSecret);

@@ -142,9 +142,12 @@ public sealed partial class SessionService
         string text;
         bool failed;
         (long In, long Out, double Cost) start;
+        SessionMetadata metadata;
+        // Idle before the completion is visible: a client that sees the completion may message the session at once.
         lock (session.Gate)
         {
-            if (session.Metadata.Status != SessionStatus.Running)
+            var current = session.Metadata;
+            if (current.Status != SessionStatus.Running)
             {
                 return;
             }
@@ -152,9 +155,16 @@ public sealed partial class SessionService
             text = session.TurnText.ToString();
             failed = session.TurnFailed;
             start = session.TurnStart;
+            var turns = current.Turns.ToList();
+            if (turns.Count > 0)
+            {
+                turns[^1] = turns[^1] with { FinishedAt = _time.GetUtcNow(), OutputExcerpt = Excerpt(text), Error = failed ? current.Error : null };
+            }
+
+            metadata = current with { Status = SessionStatus.Idle, Turns = turns, UpdatedAt = _time.GetUtcNow() };
+            session.Metadata = metadata;
         }
 
-        var metadata = session.Metadata;
         if (!failed)
         {
             Emit(session, "completion", text: text, tokensIn: metadata.TokensIn - start.In, tokensOut: metadata.TokensOut - start.Out, cost: metadata.CostUsd - start.Cost);
@@ -162,14 +172,6 @@ public sealed partial class SessionService
 
         lock (session.Gate)
         {
-            var current = session.Metadata;
-            var turns = current.Turns.ToList();
-            if (turns.Count > 0)
-            {
-                turns[^1] = turns[^1] with { FinishedAt = _time.GetUtcNow(), OutputExcerpt = Excerpt(text), Error = failed ? current.Error : null };
-            }
-
-            session.Metadata = current with { Status = SessionStatus.Idle, Turns = turns, UpdatedAt = _time.GetUtcNow() };
             session.SignalChange();
         }
 

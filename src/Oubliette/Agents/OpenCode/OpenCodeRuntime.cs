@@ -45,9 +45,14 @@ public sealed partial class OpenCodeRuntime(
 
     public async Task EnsureAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
     {
+        // A live reader is proof enough: it ends (and reports the loss) as soon as the agent's stream does.
+        if (_connections.TryGetValue(project.Id, out var current) && !current.Reader.IsCompleted)
+        {
+            return;
+        }
+
         using var _ = await _locks.AcquireAsync(project.Id, cancellationToken);
-        if (_connections.TryGetValue(project.Id, out var existing) && !existing.Reader.IsCompleted
-            && await IsHealthyAsync(existing.Http, cancellationToken))
+        if (_connections.TryGetValue(project.Id, out var existing) && !existing.Reader.IsCompleted)
         {
             return;
         }
