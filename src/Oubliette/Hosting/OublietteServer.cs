@@ -79,7 +79,13 @@ public sealed class OublietteServer : IAsyncDisposable
 
     private static WebApplication Build(OublietteHome home, OublietteConfig config, ServerHostOptions options)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = home.Root });
+        // The content root is the install folder and config is never reloaded: a root in the home would put a recursive
+        // file watcher on the data folder, waking on every log write and every file an agent touches in a workspace.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         ConfigureLogging(builder.Logging, home, config, options);
         ConfigureKestrel(builder.WebHost, config.Server, PrepareGatewaySocket(home, config));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
