@@ -207,6 +207,26 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.Contains(after, item => item.GetProperty("type").GetString() == "completion");
     }
 
+    [Fact]
+    public async Task Every_client_that_spawned_or_messaged_a_session_gets_its_pushed_events()
+    {
+        var spawner = SessionFixture.CollectNotifications(_fixture.Admin);
+        await using var other = await _fixture.Server.ConnectAsync(_fixture.Server.Home.AdminSecret);
+        var messenger = SessionFixture.CollectNotifications(other);
+        _fixture.Model.Enqueue(ScriptStep.Reply("first"), ScriptStep.Reply("second"));
+        var sessionId = await _fixture.SpawnAsync("One");
+        await _fixture.WaitAsync(sessionId);
+
+        await other.CallAsync("session", new { action = "message", session_id = sessionId, message = "Two" });
+        await _fixture.WaitAsync(sessionId);
+        await WaitForAsync(() => spawner.Count(IsCompletion) >= 2 && messenger.Count(IsCompletion) >= 1, "both clients' completions");
+
+        Assert.Equal(["first", "second"], spawner.Where(IsCompletion).Select(item => item.GetProperty("data").GetProperty("text").GetString()));
+        Assert.Equal(["second"], messenger.Where(IsCompletion).Select(item => item.GetProperty("data").GetProperty("text").GetString()));
+    }
+
+    private static bool IsCompletion(JsonElement notification) => notification.GetProperty("data").GetProperty("type").GetString() == "completion";
+
     private static async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
