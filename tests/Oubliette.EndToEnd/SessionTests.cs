@@ -227,6 +227,32 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
 
     private static bool IsCompletion(JsonElement notification) => notification.GetProperty("data").GetProperty("type").GetString() == "completion";
 
+    [Fact]
+    public async Task Reasoning_becomes_the_model_variant_and_autonomy_switches_risky_tools_off_for_the_turn()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("careful"));
+        var spawned = await _fixture.Admin.CallAsync("session", new
+        {
+            action = "spawn",
+            project_id = _fixture.ProjectId.ToString("D"),
+            prompt = "Think hard, touch nothing",
+            reasoning = "high",
+            autonomy = "high",
+        });
+        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
+        await _fixture.WaitAsync(sessionId);
+        var session = await _fixture.GetAsync(sessionId);
+        var bad = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "x", reasoning = "extreme", new_session = true });
+
+        Assert.Equal(("high", "high"), (session.GetProperty("reasoning").GetString(), session.GetProperty("autonomy").GetString()));
+        var tools = _fixture.Model.AgentRequests[0].Body.GetProperty("tools").EnumerateArray()
+            .Select(tool => tool.GetProperty("function").GetProperty("name").GetString()).ToList();
+        Assert.DoesNotContain("bash", tools);
+        Assert.DoesNotContain("webfetch", tools);
+        Assert.True(bad.IsError);
+        Assert.Contains("reasoning 'extreme' is not valid (allowed: off, low, medium, high)", bad.Text, StringComparison.Ordinal);
+    }
+
     private static async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);

@@ -10,7 +10,7 @@ public interface IAgentRuntime
 
     Task<string> CreateSessionAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken);
 
-    Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, CancellationToken cancellationToken);
+    Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken);
 
     Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken);
 }

@@ -26,6 +26,8 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
         [Description("spawn: run in a new workspace")] bool? create_workspace = null,
         [Description("spawn: never resume an idle session")] bool? new_session = null,
         [Description("spawn: a model alias (default: the project's)")] string? model = null,
+        [Description("spawn: off | low | medium | high (tightens the tools the agent may use)")] string? autonomy = null,
+        [Description("spawn: off | low | medium | high (sent to the model as the reasoning variant)")] string? reasoning = null,
         [Description("list: only sessions in this status")] string? status = null,
         [Description("events: the last index already seen (-1 for all buffered)")] long? since_index = null,
         [Description("events: at most this many (never skips: ask again from last_index)")] int? max_events = null,
@@ -44,7 +46,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
                 var projectId = ProjectIds.Parse("project_id", project_id);
                 authorizer.Demand(caller, "session.spawn", projectId);
                 var spawned = await sessions.SpawnAsync(
-                    new SpawnRequest(projectId, prompt ?? message, OptionalId("workspace_id", workspace_id), create_workspace ?? false, new_session ?? false, model),
+                    new SpawnRequest(projectId, prompt ?? message, OptionalId("workspace_id", workspace_id), create_workspace ?? false, new_session ?? false, model, autonomy, reasoning),
                     caller.TokenId, subscriber, cancellationToken);
                 return Spawned(spawned);
             }

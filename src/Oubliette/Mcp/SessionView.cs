@@ -19,11 +19,14 @@ public sealed record SessionView(
     double CostUsd,
     string? Error,
     string Model,
+    string Autonomy,
+    string Reasoning,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
     public static SessionView From(SessionMetadata session) => new(
         session.SessionId, session.ProjectId, session.WorkspaceId, session.ParentSessionId, session.RootSessionId, session.Depth, session.Children,
         session.Status, session.Ended, session.Turns, session.TokensIn, session.TokensOut, session.CostUsd, session.Error, session.Model,
+        session.Autonomy, session.Reasoning,
         session.CreatedAt, session.UpdatedAt);
 }

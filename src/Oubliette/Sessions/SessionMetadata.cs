@@ -19,6 +19,8 @@ public sealed record SessionMetadata
     public string? Error { get; init; }
     public required string AgentSessionId { get; init; }
     public required string Model { get; init; }
+    public string Autonomy { get; init; } = "off";
+    public string Reasoning { get; init; } = "off";
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; init; }
 

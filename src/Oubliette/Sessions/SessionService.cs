@@ -71,6 +71,8 @@ public sealed partial class SessionService
 
         var model = _models.ModelFor(project, request.Model)
             ?? throw new InvalidArgumentException("no model is configured: set models.models and defaults.agent.model (or models.defaults.session_model), or pass model");
+        var autonomy = Level("autonomy", request.Autonomy ?? project.Autonomy);
+        var reasoning = Level("reasoning", request.Reasoning ?? project.Reasoning);
 
         LiveSession session;
         await _spawnGate.WaitAsync(cancellationToken);
@@ -101,6 +103,8 @@ public sealed partial class SessionService
                     Status = SessionStatus.Created,
                     AgentSessionId = agentSessionId,
                     Model = $"{model.ProviderId}/{model.ModelId}",
+                    Autonomy = autonomy,
+                    Reasoning = reasoning,
                     CreatedAt = now,
                     UpdatedAt = now,
                     ReservedEventIndex = IndexReservation,
@@ -314,7 +318,8 @@ public sealed partial class SessionService
         try
         {
             await _agents.EnsureAgentAsync(project, cancellationToken);
-            await _agents.PromptAsync(project, metadataNow.AgentSessionId, WorkspacePath(metadataNow.WorkspaceId), prompt, new AgentModel(model[0], model[1]), cancellationToken);
+            await _agents.PromptAsync(project, metadataNow.AgentSessionId, WorkspacePath(metadataNow.WorkspaceId), prompt, new AgentModel(model[0], model[1]),
+                PromptOptions.From(metadataNow.Autonomy, metadataNow.Reasoning), cancellationToken);
         }
         catch (Exception exception) when (exception is OublietteException or HttpRequestException or IOException)
         {
@@ -362,6 +367,11 @@ public sealed partial class SessionService
             ? session
             : throw new NotFoundException($"session '{sessionId}' not found");
     }
+
+    private static string Level(string field, string value) =>
+        ConfigParser.Levels.Contains(value, StringComparer.Ordinal)
+            ? value
+            : throw new InvalidArgumentException($"{field} '{value}' is not valid (allowed: {string.Join(", ", ConfigParser.Levels)})");
 
     private static string RequirePrompt(string? prompt) =>
         string.IsNullOrWhiteSpace(prompt) ? throw new InvalidArgumentException("'prompt' (or 'message') is required and must not be empty") : prompt;

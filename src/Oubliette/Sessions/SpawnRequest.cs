@@ -1,3 +1,11 @@
 namespace Oubliette.Sessions;
 
-public sealed record SpawnRequest(Guid ProjectId, string? Prompt, Guid? WorkspaceId, bool CreateWorkspace, bool NewSession, string? Model);
+public sealed record SpawnRequest(
+    Guid ProjectId,
+    string? Prompt,
+    Guid? WorkspaceId,
+    bool CreateWorkspace,
+    bool NewSession,
+    string? Model,
+    string? Autonomy = null,
+    string? Reasoning = null);

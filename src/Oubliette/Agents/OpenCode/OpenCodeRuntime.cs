@@ -93,13 +93,22 @@ public sealed partial class OpenCodeRuntime(
         return created.GetProperty("id").GetString() ?? throw new ExternalFailureException("OpenCode created a session without an id");
     }
 
-    public async Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, CancellationToken cancellationToken)
+    public async Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken)
     {
         var body = new JsonObject
         {
             ["parts"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text }),
             ["model"] = new JsonObject { ["providerID"] = model.ProviderId, ["modelID"] = model.ModelId },
         };
+        if (options.Variant is { } variant)
+        {
+            body["variant"] = variant;
+        }
+
+        if (options.DisabledTools is { } tools)
+        {
+            body["tools"] = new JsonObject([.. tools.Select(pair => KeyValuePair.Create(pair.Key, (JsonNode?)JsonValue.Create(pair.Value)))]);
+        }
         using var response = await Connection(project.Id).PostAsJsonAsync(
             $"session/{Uri.EscapeDataString(agentSessionId)}/prompt_async?directory={Uri.EscapeDataString(directory)}", body, cancellationToken);
         await EnsureSuccessAsync(response, "send the prompt", cancellationToken);
