@@ -253,6 +253,36 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.Contains("reasoning 'extreme' is not valid (allowed: off, low, medium, high)", bad.Text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_dropped_event_stream_reconnects_and_the_turn_still_completes()
+    {
+        var chunks = Enumerable.Range(0, 30).Select(index => $"c{index} ").ToList();
+        _fixture.Model.Enqueue(ScriptStep.Stream(chunks, TimeSpan.FromMilliseconds(100)));
+        var sessionId = await _fixture.SpawnAsync("Stream while the relay drops");
+        await WaitForAsync(() => _fixture.Model.AgentRequests.Count >= 1, "the model call");
+        await Task.Delay(700);
+
+        // Kill the relay's per-connection children (not the listener): every connection to agent.sock drops, the event
+        // stream with them, while new connections still work.
+        var dropped = await _fixture.Admin.CallAsync("container", new
+        {
+            action = "exec",
+            project_id = _fixture.ProjectId.ToString("D"),
+            command = "listener=$(pgrep -of 'UNIX-LISTE[N]:/run/oubliette/agent.sock'); for pid in $(pgrep -f 'UNIX-LISTE[N]:/run/oubliette/agent.sock'); do [ \"$pid\" = \"$listener\" ] || kill $pid; done; echo killed",
+        });
+        var waited = await _fixture.WaitAsync(sessionId);
+        var events = await _fixture.EventsAsync(sessionId);
+        var serverLog = string.Concat(Directory.GetFiles(_fixture.Server.Home.Home.LogsDirectory, "oubliette-*.log").Select(File.ReadAllText));
+
+        Assert.Contains("killed", dropped.Text, StringComparison.Ordinal);
+        Assert.Equal("idle", waited.GetProperty("status").GetString());
+        Assert.Contains(events, item => item.GetProperty("type").GetString() == "completion");
+        Assert.Contains("event stream of project", serverLog, StringComparison.Ordinal);
+        var follow = await _fixture.Admin.CallAsync("session", new { action = "message", session_id = sessionId, message = "still there?" });
+        Assert.False(follow.IsError, follow.Text);
+        await _fixture.WaitAsync(sessionId);
+    }
+
     private static async Task WaitForAsync(Func<bool> condition, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);

@@ -12,5 +12,8 @@ public interface IAgentRuntime
 
     Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken);
 
+    /// <summary>The agent sessions in this directory that are busy right now (for reconciling after a stream gap).</summary>
+    Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken);
+
     Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken);
 }

@@ -13,6 +13,9 @@ internal sealed class LiveSession(SessionMetadata metadata, EventRing events)
     public SemaphoreSlim PersistGate { get; } = new(1, 1);
     public StringBuilder TurnText { get; } = new();
     public bool TurnFailed { get; set; }
+
+    /// <summary>The agent has the current turn's prompt; only then can "not busy" mean "finished".</summary>
+    public bool PromptDelivered { get; set; }
     public (long In, long Out, double Cost) TurnStart { get; set; }
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

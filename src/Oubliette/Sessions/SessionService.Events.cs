@@ -137,6 +137,40 @@ public sealed partial class SessionService
         }
     }
 
+    private void OnAgentConnected(Guid projectId) => _ = ReconcileAsync(projectId);
+
+    /// <summary>
+    /// After the event stream was (re)attached, a turn that ended inside the gap would wait forever for its idle event:
+    /// ask the agent which sessions are still busy and finish the others' turns.
+    /// </summary>
+    private async Task ReconcileAsync(Guid projectId)
+    {
+        try
+        {
+            var running = _sessions.Values
+                .Where(session => session.Metadata is { Ended: false, Status: SessionStatus.Running } metadata && metadata.ProjectId == projectId && session.PromptDelivered)
+                .ToList();
+            if (running.Count == 0 || _projects.TryGetCached(projectId) is not { } project)
+            {
+                return;
+            }
+
+            foreach (var group in running.GroupBy(session => session.Metadata.WorkspaceId))
+            {
+                var busy = await _agents.BusySessionsAsync(project, WorkspacePath(group.Key), CancellationToken.None);
+                foreach (var session in group.Where(session => !busy.Contains(session.Metadata.AgentSessionId)))
+                {
+                    LogReconciled(_logger, session.Metadata.SessionId);
+                    CompleteTurn(session);
+                }
+            }
+        }
+        catch (Exception exception) when (exception is Errors.OublietteException or HttpRequestException or IOException or JsonException)
+        {
+            LogReconcileFailed(_logger, projectId, exception.Message);
+        }
+    }
+
     private void CompleteTurn(LiveSession session)
     {
         string text;
@@ -301,6 +335,12 @@ public sealed partial class SessionService
     }
 
     private static string? Excerpt(string? text) => text is { Length: > OutputExcerptLength } ? text[..OutputExcerptLength] + "…" : text;
+
+    [LoggerMessage(EventId = 44, Level = LogLevel.Information, Message = "session {SessionId}: its turn ended while the event stream was away; reconciled")]
+    private static partial void LogReconciled(ILogger logger, string sessionId);
+
+    [LoggerMessage(EventId = 45, Level = LogLevel.Warning, Message = "could not reconcile the sessions of project {ProjectId}: {Reason}")]
+    private static partial void LogReconcileFailed(ILogger logger, Guid projectId, string reason);
 
     [LoggerMessage(EventId = 41, Level = LogLevel.Information, Message = "stopped pushing to {Subscriber}: {Reason}")]
     private static partial void LogPushFailed(ILogger logger, string subscriber, string reason);

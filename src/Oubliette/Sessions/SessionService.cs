@@ -53,7 +53,7 @@ public sealed partial class SessionService
         _audit = audit;
         _time = time;
         _logger = logger;
-        hub.Subscribe(OnAgentEvent, OnAgentLost);
+        hub.Subscribe(OnAgentEvent, OnAgentLost, OnAgentConnected);
     }
 
     public async Task<SpawnResult> SpawnAsync(SpawnRequest request, string actor, ISessionSubscriber? subscriber, CancellationToken cancellationToken)
@@ -261,7 +261,10 @@ public sealed partial class SessionService
             foreach (var metadata in await _store.LoadAllAsync(project.Id, cancellationToken))
             {
                 var restored = metadata with { ReservedEventIndex = metadata.ReservedEventIndex + IndexReservation };
-                var session = new LiveSession(restored, new EventRing(_config.Server.EventBufferSize, metadata.ReservedEventIndex));
+                var session = new LiveSession(restored, new EventRing(_config.Server.EventBufferSize, metadata.ReservedEventIndex))
+                {
+                    PromptDelivered = metadata.Status == SessionStatus.Running,
+                };
                 _sessions[metadata.SessionId] = session;
                 _byAgentSession[(project.Id, metadata.AgentSessionId)] = session;
                 live |= !metadata.Ended;
@@ -300,6 +303,7 @@ public sealed partial class SessionService
 
             session.TurnText.Clear();
             session.TurnFailed = false;
+            session.PromptDelivered = false;
             session.TurnStart = (metadata.TokensIn, metadata.TokensOut, metadata.CostUsd);
             session.Metadata = metadata with
             {
@@ -320,6 +324,7 @@ public sealed partial class SessionService
             await _agents.EnsureAgentAsync(project, cancellationToken);
             await _agents.PromptAsync(project, metadataNow.AgentSessionId, WorkspacePath(metadataNow.WorkspaceId), prompt, new AgentModel(model[0], model[1]),
                 PromptOptions.From(metadataNow.Autonomy, metadataNow.Reasoning), cancellationToken);
+            session.PromptDelivered = true;
         }
         catch (Exception exception) when (exception is OublietteException or HttpRequestException or IOException)
         {

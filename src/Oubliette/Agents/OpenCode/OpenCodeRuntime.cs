@@ -114,6 +114,19 @@ public sealed partial class OpenCodeRuntime(
         await EnsureSuccessAsync(response, "send the prompt", cancellationToken);
     }
 
+    public async Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken)
+    {
+        using var response = await Connection(project.Id).GetAsync($"session/status?directory={Uri.EscapeDataString(directory)}", cancellationToken);
+        await EnsureSuccessAsync(response, "report session status", cancellationToken);
+        var statuses = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        return statuses.ValueKind == JsonValueKind.Object
+            ? statuses.EnumerateObject()
+                .Where(entry => !(entry.Value.TryGetProperty("type", out var type) && type.GetString() == "idle"))
+                .Select(entry => entry.Name)
+                .ToHashSet(StringComparer.Ordinal)
+            : new HashSet<string>(StringComparer.Ordinal);
+    }
+
     public async Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken)
     {
         if (!_connections.TryGetValue(project.Id, out var connection))
@@ -226,6 +239,7 @@ public sealed partial class OpenCodeRuntime(
                     if (payload.TryGetProperty("type", out var type) && type.GetString() == "server.connected")
                     {
                         connection.Connected.TrySetResult();
+                        hub.PublishConnected(projectId);
                         continue;
                     }
 
