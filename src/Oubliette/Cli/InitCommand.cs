@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Oubliette.Configuration;
 using Oubliette.Errors;
+using Oubliette.Storage;
 
 namespace Oubliette.Cli;
 
@@ -48,20 +49,7 @@ public sealed class InitCommand
         return CliApp.Success;
     }
 
-    private static async Task WriteConfigAsync(string path, CancellationToken cancellationToken)
-    {
-        // Written to a fresh 0600 file and renamed over the old one: never briefly readable, never half-written.
-        var temporary = $"{path}.{Environment.ProcessId}.tmp";
-        await using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(ConfigTemplate.Text), cancellationToken);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-    }
+    // Written to a fresh 0600 file and renamed over the old one: never briefly readable, never half-written.
+    private static Task WriteConfigAsync(string path, CancellationToken cancellationToken) =>
+        AtomicFile.WriteTextAsync(path, ConfigTemplate.Text, cancellationToken);
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Oubliette.Storage;
 
 namespace Oubliette.Projects;
 
@@ -32,23 +33,7 @@ public sealed class ProjectStore(ProjectPaths paths)
         await EnsureLoadedAsync(cancellationToken);
         var file = paths.MetadataFile(project.Id);
         Directory.CreateDirectory(paths.Directory(project.Id));
-        var temporary = $"{file}.{Guid.NewGuid():N}.tmp";
-        await using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            await JsonSerializer.SerializeAsync(stream, project, ProjectJsonContext.Default.ProjectMetadata, cancellationToken);
-            await stream.FlushAsync(cancellationToken);
-            // fsync before the rename, so a crash leaves the old file or the new one, never an empty one.
-#pragma warning disable CA1849 // FileStream has no async fsync.
-            stream.Flush(flushToDisk: true);
-#pragma warning restore CA1849
-        }
-
-        File.Move(temporary, file, overwrite: true);
+        await AtomicFile.WriteAsync(file, (stream, token) => JsonSerializer.SerializeAsync(stream, project, ProjectJsonContext.Default.ProjectMetadata, token), cancellationToken);
         _projects[project.Id] = project;
     }
 

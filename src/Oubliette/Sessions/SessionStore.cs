@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Oubliette.Projects;
+using Oubliette.Storage;
 
 namespace Oubliette.Sessions;
 
@@ -11,18 +12,7 @@ public sealed class SessionStore(ProjectPaths paths)
         var directory = paths.SessionsDirectory(session.ProjectId);
         Directory.CreateDirectory(directory);
         var file = Path.Combine(directory, session.SessionId + ".json");
-        var temporary = $"{file}.{Guid.NewGuid():N}.tmp";
-        await using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            await JsonSerializer.SerializeAsync(stream, session, SessionJsonContext.Default.SessionMetadata, cancellationToken);
-        }
-
-        File.Move(temporary, file, overwrite: true);
+        await AtomicFile.WriteAsync(file, (stream, token) => JsonSerializer.SerializeAsync(stream, session, SessionJsonContext.Default.SessionMetadata, token), cancellationToken);
     }
 
     public async Task<IReadOnlyList<SessionMetadata>> LoadAllAsync(Guid projectId, CancellationToken cancellationToken)
