@@ -59,6 +59,8 @@ internal static class SessionBench
 
         await Task.Delay(2000);
         Console.WriteLine($"server RSS with 10 idle sessions: {server.ResidentMegabytes():0.0} MB");
+        // Leave no container behind: the bench's home is deleted when it ends.
+        await client.CallAsync("project", new { action = "delete", project_id = project, force = true });
     }
 
     private static async Task ThroughputAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
