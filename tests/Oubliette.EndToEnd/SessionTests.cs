@@ -132,7 +132,7 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         {
             action = "exec",
             project_id = _fixture.ProjectId.ToString("D"),
-            command = "env; cat /run/oubliette/*; grep -rs . /home/gogol/.local /home/gogol/.config /home/gogol/.cache 2>/dev/null | head -c 2000000",
+            command = "env; cat /run/agent/*; grep -rs . /home/gogol/.local /home/gogol/.config /home/gogol/.cache 2>/dev/null | head -c 2000000",
         });
 
         Assert.False(inside.IsError, inside.Text);
@@ -268,7 +268,7 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         {
             action = "exec",
             project_id = _fixture.ProjectId.ToString("D"),
-            command = "listener=$(pgrep -of 'UNIX-LISTE[N]:/run/oubliette/agent.sock'); for pid in $(pgrep -f 'UNIX-LISTE[N]:/run/oubliette/agent.sock'); do [ \"$pid\" = \"$listener\" ] || kill $pid; done; echo killed",
+            command = "listener=$(pgrep -of 'UNIX-LISTE[N]:/run/agent/agent.sock'); for pid in $(pgrep -f 'UNIX-LISTE[N]:/run/agent/agent.sock'); do [ \"$pid\" = \"$listener\" ] || kill $pid; done; echo killed",
         });
         var waited = await _fixture.WaitAsync(sessionId);
         var events = await _fixture.EventsAsync(sessionId);

@@ -19,7 +19,10 @@ public sealed partial class ProjectContainers(
     public const string ProjectLabel = "oubliette.project";
     public const string AgentUser = "gogol";
     public const uint AgentUid = 1000;
-    public const string GatewayMountPoint = "/run/oubliette-gateway";
+    // Container-side paths never contain "oubliette": the runbook's `kill -TERM $(pgrep -f oubliette)` must reach the
+    // server only, never the relays in agent containers (host processes see container command lines).
+    public const string GatewayMountPoint = "/run/gateway";
+    public const string RunMountPoint = "/run/agent";
     private const long PidsLimit = 1024;
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
 
@@ -131,7 +134,7 @@ public sealed partial class ProjectContainers(
             labels,
             [
                 new BindMount(paths.WorkspacesDirectory(project.Id), "/workspace"),
-                new BindMount(paths.RunDirectory(project.Id), "/run/oubliette"),
+                new BindMount(paths.RunDirectory(project.Id), RunMountPoint),
                 new BindMount(Path.GetDirectoryName(paths.GatewaySocket) ?? paths.GatewaySocket, GatewayMountPoint),
             ],
             container.MemoryBytes,

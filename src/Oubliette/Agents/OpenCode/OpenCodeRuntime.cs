@@ -35,11 +35,11 @@ public sealed partial class OpenCodeRuntime(
         #!/bin/sh
         # Started by Oubliette (docker exec). The relays join the agent to the host through bind-mounted unix sockets:
         # agent.sock (host -> OpenCode) and the gateway socket (OpenCode -> host: models and Oubliette's tools).
-        rm -f /run/oubliette/agent.sock
-        socat TCP-LISTEN:4097,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/oubliette-gateway/gateway.sock &
-        socat UNIX-LISTEN:/run/oubliette/agent.sock,mode=600,fork TCP:127.0.0.1:4096 &
+        rm -f /run/agent/agent.sock
+        socat TCP-LISTEN:4097,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/gateway/gateway.sock &
+        socat UNIX-LISTEN:/run/agent/agent.sock,mode=600,fork TCP:127.0.0.1:4096 &
         cd /workspace
-        exec opencode serve --hostname 127.0.0.1 --port 4096 >>/run/oubliette/agent.log 2>&1
+        exec opencode serve --hostname 127.0.0.1 --port 4096 >>/run/agent/agent.log 2>&1
 
         """;
 
@@ -164,10 +164,10 @@ public sealed partial class OpenCodeRuntime(
         FileOwnership.ChownRecursive(run, ProjectContainers.AgentUid, ProjectContainers.AgentUid);
         await runtime.ExecDetachedAsync(
             ProjectContainers.NameOf(project.Id),
-            ["sh", "/run/oubliette/start-agent.sh"],
+            ["sh", "/run/agent/start-agent.sh"],
             ProjectContainers.AgentUser,
             [
-                "OPENCODE_CONFIG=/run/oubliette/opencode.json",
+                "OPENCODE_CONFIG=/run/agent/opencode.json",
                 "HOME=/home/gogol",
                 // The container has no network: nothing to fetch or update, so do not wait for it to fail.
                 "OPENCODE_DISABLE_MODELS_FETCH=true",
