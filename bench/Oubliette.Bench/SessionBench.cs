@@ -26,6 +26,8 @@ internal static class SessionBench
         await client.CallAsync("container", new { action = "stop", project_id = project });
         var cold = await SpawnMeasuredAsync(client, model, project, newSession: true);
         Console.WriteLine($"cold spawn (container stopped): first agent event {cold.FirstEvent:0} ms, completion {cold.Completion:0} ms");
+        var baseline = await OpenCodeBaseline.ColdFirstEventAsync(model);
+        Console.WriteLine($"  OpenCode's own cold start on the host (start -> health -> session -> prompt -> first text event): {baseline:0} ms");
 
         var firstEvents = new List<double>();
         var completions = new List<double>();

@@ -107,7 +107,7 @@ public sealed class AgentImageBuilder(IContainerRuntime runtime, string recipeDi
         File.Delete(tarball);
     }
 
-    private static async Task FetchOpenCodeAsync(string version, string work, string destination, IProgress<string> progress, CancellationToken cancellationToken)
+    internal static async Task FetchOpenCodeAsync(string version, string work, string destination, IProgress<string> progress, CancellationToken cancellationToken)
     {
         progress.Report($"fetching opencode-linux-x64@{version} from npm");
         await ProcessRunner.RunAsync("npm", ["pack", $"opencode-linux-x64@{version}", "--silent"], progress, cancellationToken, workingDirectory: work);
