@@ -27,6 +27,8 @@ public sealed partial class OpenCodeRuntime(
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan ProbeSpacing = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan LossProbeSpacing = TimeSpan.FromMilliseconds(200);
+    private const int LossProbes = 5;
     private readonly ConcurrentDictionary<Guid, AgentConnection> _connections = new();
     private readonly KeyedLocks _locks = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -259,12 +261,8 @@ public sealed partial class OpenCodeRuntime(
             }
 
             // The stream ended: reconnect if the agent is still there, else tell the sessions it is gone.
-            if (!await IsHealthyAsync(connection.Http, token))
+            if (await LostBecauseAsync(projectId, connection.Http, token) is { } reason)
             {
-                var status = await containers.StatusAsync(projectId, token);
-                var reason = status.Running
-                    ? $"the agent in container {status.Name} stopped answering"
-                    : $"container {status.Name} is {status.State}";
                 _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(projectId, connection));
                 hub.PublishLost(projectId, reason);
                 return;
@@ -272,6 +270,31 @@ public sealed partial class OpenCodeRuntime(
 
             await Task.Delay(ProbeSpacing, token);
         }
+    }
+
+    /// <summary>
+    /// Why the agent is gone, or null when it still answers. A dropped stream often takes pooled connections with it,
+    /// so the agent gets a few probes (each on a fresh try) before its sessions are failed; a stopped container fails at once.
+    /// </summary>
+    private async Task<string?> LostBecauseAsync(Guid projectId, HttpClient http, CancellationToken cancellationToken)
+    {
+        var status = await containers.StatusAsync(projectId, cancellationToken);
+        if (!status.Running)
+        {
+            return $"container {status.Name} is {status.State}";
+        }
+
+        for (var attempt = 0; attempt < LossProbes; attempt++)
+        {
+            if (await IsHealthyAsync(http, cancellationToken))
+            {
+                return null;
+            }
+
+            await Task.Delay(LossProbeSpacing, cancellationToken);
+        }
+
+        return $"the agent in container {status.Name} stopped answering";
     }
 
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, string what, CancellationToken cancellationToken)
