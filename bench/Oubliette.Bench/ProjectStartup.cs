@@ -33,7 +33,7 @@ internal static class ProjectStartup
             }
         }
 
-        return (Median(project), Median(baseline));
+        return (Statistics.Median(project), Statistics.Median(baseline));
     }
 
     private static async Task<double> TimeDockerRunAsync()
@@ -51,11 +51,5 @@ internal static class ProjectStartup
         }
 
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using ModelContextProtocol.Client;
 using Oubliette.Testing;
 
@@ -41,7 +40,7 @@ internal static class SessionBench
             }
         }
 
-        Console.WriteLine($"warm spawn (container running), median of 20: first agent event {Median(firstEvents):0} ms, completion {Median(completions):0} ms");
+        Console.WriteLine($"warm spawn (container running), median of 20: first agent event {Statistics.Median(firstEvents):0} ms, completion {Statistics.Median(completions):0} ms");
 
         await ThroughputAsync(client, model, server, project);
         await PipelineCpuAsync(client, model, server, project);
@@ -134,16 +133,8 @@ internal static class SessionBench
 
     private static async Task<(int Count, TimeSpan First, TimeSpan Last)> CountOpenCodeDeltasAsync(string socket, int expected, Stopwatch clock, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, token) =>
-            {
-                var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await unix.ConnectAsync(new UnixDomainSocketEndPoint(socket), token);
-                return new NetworkStream(unix, ownsSocket: true);
-            },
-        }) { Timeout = Timeout.InfiniteTimeSpan };
-        using var response = await http.GetAsync("http://opencode/global/event", HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        using var http = Oubliette.Agents.OpenCode.UnixSocketHttp.Create(socket);
+        using var response = await http.GetAsync("global/event", HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
         var count = 0;
         TimeSpan? first = null;
@@ -200,11 +191,5 @@ internal static class SessionBench
     {
         var created = await client.CallAsync("project", new { action = "create", name, container_type = "base" });
         return created.Json.GetProperty("project").GetProperty("id").GetString()!;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

@@ -14,6 +14,12 @@ public static partial class ConfigParser
     public static readonly IReadOnlyList<string> Levels = ["off", "low", "medium", "high"];
     public static readonly IReadOnlyList<string> ProviderKinds = ["anthropic", "openai", "openai-compatible"];
 
+    /// <summary>The value when it is one of <see cref="Levels"/>, else a clear error naming the field.</summary>
+    public static string RequireLevel(string field, string value) =>
+        Levels.Contains(value, StringComparer.Ordinal)
+            ? value
+            : throw new Errors.InvalidArgumentException($"{field} '{value}' is not valid (allowed: {string.Join(", ", Levels)})");
+
     public static OublietteConfig Load(string file)
     {
         if (!File.Exists(file))

@@ -36,8 +36,8 @@ public sealed partial class ProjectService(
             CreatedAt = time.GetUtcNow(),
             UpdatedAt = time.GetUtcNow(),
             Model = ValidateModel(request.Model),
-            Autonomy = ValidateLevel("autonomy", request.Autonomy ?? config.Defaults.Agent.Autonomy),
-            Reasoning = ValidateLevel("reasoning", request.Reasoning ?? config.Defaults.Agent.Reasoning),
+            Autonomy = ConfigParser.RequireLevel("autonomy", request.Autonomy ?? config.Defaults.Agent.Autonomy),
+            Reasoning = ConfigParser.RequireLevel("reasoning", request.Reasoning ?? config.Defaults.Agent.Reasoning),
             ContainerType = ValidateContainerType(request.ContainerType ?? config.Defaults.Container.Type),
             RemoteUrl = request.RemoteUrl is { } url ? GitWorkspaces.ValidateRemote("remote_url", url) : null,
             GithubCredential = request.RemoteUrl is null && request.GithubCredential is null ? null : git.ValidateCredential(request.GithubCredential),
@@ -256,11 +256,6 @@ public sealed partial class ProjectService(
 
         return model ?? config.Defaults.Agent.Model ?? config.Models.SessionModel;
     }
-
-    private static string ValidateLevel(string field, string value) =>
-        ConfigParser.Levels.Contains(value, StringComparer.Ordinal)
-            ? value
-            : throw new InvalidArgumentException($"{field} '{value}' is not valid (allowed: {string.Join(", ", ConfigParser.Levels)})");
 
     private string ValidateContainerType(string type) =>
         config.Containers.ContainsKey(type)

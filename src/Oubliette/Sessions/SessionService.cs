@@ -71,8 +71,8 @@ public sealed partial class SessionService
 
         var model = _models.ModelFor(project, request.Model)
             ?? throw new InvalidArgumentException("no model is configured: set models.models and defaults.agent.model (or models.defaults.session_model), or pass model");
-        var autonomy = Level("autonomy", request.Autonomy ?? project.Autonomy);
-        var reasoning = Level("reasoning", request.Reasoning ?? project.Reasoning);
+        var autonomy = ConfigParser.RequireLevel("autonomy", request.Autonomy ?? project.Autonomy);
+        var reasoning = ConfigParser.RequireLevel("reasoning", request.Reasoning ?? project.Reasoning);
 
         LiveSession session;
         await _spawnGate.WaitAsync(cancellationToken);
@@ -372,11 +372,6 @@ public sealed partial class SessionService
             ? session
             : throw new NotFoundException($"session '{sessionId}' not found");
     }
-
-    private static string Level(string field, string value) =>
-        ConfigParser.Levels.Contains(value, StringComparer.Ordinal)
-            ? value
-            : throw new InvalidArgumentException($"{field} '{value}' is not valid (allowed: {string.Join(", ", ConfigParser.Levels)})");
 
     private static string RequirePrompt(string? prompt) =>
         string.IsNullOrWhiteSpace(prompt) ? throw new InvalidArgumentException("'prompt' (or 'message') is required and must not be empty") : prompt;
