@@ -8,6 +8,12 @@ if (args.Contains("--sessions-only"))
     return;
 }
 
+if (args.Contains("--events-only"))
+{
+    await SessionBench.RunEventsAsync(rounds: int.TryParse(Environment.GetEnvironmentVariable("BENCH_ROUNDS"), out var rounds) ? rounds : 3);
+    return;
+}
+
 await using var server = await ServerUnderTest.StartAsync();
 Console.WriteLine($"oubliette {server.Address} pid {server.Pid}; {Environment.ProcessorCount} cores");
 

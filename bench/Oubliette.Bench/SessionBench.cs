@@ -7,17 +7,28 @@ namespace Oubliette.Bench;
 /// <summary>Agent sessions against the real OpenCode in a container, with the scripted model as provider.</summary>
 internal static class SessionBench
 {
+    /// <summary>Only the event pipeline, several rounds (for profiling the server while it streams).</summary>
+    public static async Task RunEventsAsync(int rounds)
+    {
+        await using var model = await ScriptedModelServer.StartAsync();
+        await using var server = await StartServerAsync(model);
+        await using var client = await McpTestClient.ConnectAsync(server.McpEndpoint, server.AdminSecret);
+        var project = await CreateProjectAsync(client, "bench-events");
+        await SpawnMeasuredAsync(client, model, project, newSession: true);
+        Console.WriteLine($"server pid {server.Pid}");
+        for (var round = 0; round < rounds; round++)
+        {
+            await ThroughputAsync(client, model, server, project);
+            await PipelineCpuAsync(client, model, server, project);
+        }
+
+        await client.CallAsync("project", new { action = "delete", project_id = project, force = true });
+    }
+
     public static async Task RunAsync()
     {
         await using var model = await ScriptedModelServer.StartAsync();
-        await using var server = await ServerUnderTest.StartAsync(_ => $$"""
-            {
-              "server": { "address": "127.0.0.1:0", "event_buffer_size": 20000 },
-              "credentials": { "providers": { "credentials": { "scripted": { "provider": "openai-compatible", "api_key": "bench", "base_url": "{{model.BaseUrl}}" } } } },
-              "models": { "models": { "fast": { "model": "scripted", "provider": "scripted" } }, "defaults": { "session_model": "fast" } },
-              "defaults": { "rate_limit": { "requests_per_second": 100000, "burst": 100000 }, "limits": { "max_active_sessions_per_project": 50 } },
-            }
-            """);
+        await using var server = await StartServerAsync(model);
         await using var client = await McpTestClient.ConnectAsync(server.McpEndpoint, server.AdminSecret);
         var project = await CreateProjectAsync(client, "bench-sessions");
 
@@ -81,10 +92,21 @@ internal static class SessionBench
         var seen = 0;
         var others = new Dictionary<string, int>();
         var lastSeen = TimeSpan.Zero;
+        var lastAppended = DateTimeOffset.MinValue;
+        var origin = DateTimeOffset.UtcNow - clock.Elapsed;
+        var polls = 0;
+        var pages = new List<string>();
         var done = false;
         while (!done)
         {
-            var page = await client.CallAsync("session", new { action = "events", session_id = sessionId, since_index = since, max_events = 5000 });
+            var pollStarted = clock.Elapsed;
+            var page = await client.CallAsync("session", new { action = "events", session_id = sessionId, since_index = since, max_events = 5000, wait_seconds = 30 });
+            polls++;
+            if (page.Json.GetProperty("events").GetArrayLength() is var count && count > 0)
+            {
+                pages.Add($"{count}@{(clock.Elapsed - pollStarted).TotalMilliseconds:0}ms");
+            }
+
             foreach (var item in page.Json.GetProperty("events").EnumerateArray())
             {
                 var type = item.GetProperty("type").GetString();
@@ -92,6 +114,7 @@ internal static class SessionBench
                 {
                     seen++;
                     lastSeen = clock.Elapsed;
+                    lastAppended = item.GetProperty("timestamp").GetDateTimeOffset();
                 }
 
                 else
@@ -112,6 +135,9 @@ internal static class SessionBench
         // Both rates over the same origin (OpenCode emitting its first delta): the pipeline's includes its lag.
         var directRate = directCount / (directLast - directFirst).TotalSeconds;
         var pipelineRate = seen / (lastSeen - directFirst).TotalSeconds;
+        Console.WriteLine($"  pages: {string.Join(" ", pages)}");
+        Console.WriteLine($"  {polls} polls; OpenCode emitted deltas over {(directLast - directFirst).TotalMilliseconds:0} ms; the server appended the last "
+            + $"{(lastAppended - origin - directLast).TotalMilliseconds:0} ms after OpenCode emitted it; the poller saw it {(lastSeen - directLast).TotalMilliseconds:0} ms after");
         Console.WriteLine($"event throughput, {deltas} streamed deltas: OpenCode's own /global/event {directCount} at {directRate:0} events/s; "
             + $"through Oubliette to an MCP poller {seen} at {pipelineRate:0} events/s (ratio {pipelineRate / directRate:0.00}); "
             + $"server CPU {cpu * 1e6 / seen:0} us per event (includes serving the poller)");
@@ -186,6 +212,15 @@ internal static class SessionBench
             await Task.Delay(2);
         }
     }
+
+    private static Task<ServerUnderTest> StartServerAsync(ScriptedModelServer model) => ServerUnderTest.StartAsync(_ => $$"""
+        {
+          "server": { "address": "127.0.0.1:0", "event_buffer_size": 20000 },
+          "credentials": { "providers": { "credentials": { "scripted": { "provider": "openai-compatible", "api_key": "bench", "base_url": "{{model.BaseUrl}}" } } } },
+          "models": { "models": { "fast": { "model": "scripted", "provider": "scripted" } }, "defaults": { "session_model": "fast" } },
+          "defaults": { "rate_limit": { "requests_per_second": 100000, "burst": 100000 }, "limits": { "max_active_sessions_per_project": 50 } },
+        }
+        """);
 
     private static async Task<string> CreateProjectAsync(McpClient client, string name)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Oubliette.Testing;
 
 namespace Oubliette.EndToEnd;
@@ -93,6 +94,32 @@ public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.Equal(2, page.Json.GetProperty("events").GetArrayLength());
         Assert.Equal(all.Count - 2, rest.Json.GetProperty("events").GetArrayLength());
         Assert.Equal(last, rest.Json.GetProperty("last_event_index").GetInt64());
+    }
+
+    [Fact]
+    public async Task Events_with_wait_seconds_hold_an_empty_poll_until_the_next_event_and_reject_a_bad_wait()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("first"));
+        var sessionId = await _fixture.SpawnAsync("Say first");
+        await _fixture.WaitAsync(sessionId);
+        var last = (await _fixture.EventsAsync(sessionId))[^1].GetProperty("index").GetInt64();
+
+        var idle = Stopwatch.StartNew();
+        var empty = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = last, wait_seconds = 1 });
+        var idleWait = idle.Elapsed;
+        _fixture.Model.Enqueue(ScriptStep.Reply("second"));
+        var polling = _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = last, wait_seconds = 60 });
+        await _fixture.Admin.CallAsync("session", new { action = "message", session_id = sessionId, message = "again" });
+        var woken = await polling;
+        var bad = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = last, wait_seconds = 301 });
+
+        Assert.Empty(empty.Json.GetProperty("events").EnumerateArray());
+        Assert.Equal(last, empty.Json.GetProperty("last_event_index").GetInt64());
+        Assert.True(idleWait >= TimeSpan.FromMilliseconds(900), $"an empty long poll returned after {idleWait.TotalMilliseconds:0} ms");
+        Assert.NotEmpty(woken.Json.GetProperty("events").EnumerateArray());
+        Assert.Equal(last + 1, woken.Json.GetProperty("events")[0].GetProperty("index").GetInt64());
+        Assert.True(bad.IsError);
+        Assert.Contains("wait_seconds 301 is out of range (0..300)", bad.Text, StringComparison.Ordinal);
     }
 
     [Fact]

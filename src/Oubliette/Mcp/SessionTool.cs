@@ -12,7 +12,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
 {
     [McpServerTool(Name = "session", UseStructuredContent = true)]
     [Description("Agent sessions. spawn {project_id, prompt, workspace_id?, create_workspace?, new_session?, model?} returns at once; "
-        + "message {session_id | project_id, message}; get {session_id}; list {project_id, status?}; events {session_id, since_index?, max_events?}; "
+        + "message {session_id | project_id, message}; get {session_id}; list {project_id, status?}; events {session_id, since_index?, max_events?, wait_seconds?}; "
         + "wait {session_id, until: idle|completed, timeout_seconds}; end {session_id}; cleanup {project_id?, max_age_hours?}. "
         + "tool_call, tool_result, completion and error events are also pushed as notifications/message (logger oubliette.session).")]
     public async Task<SessionToolResult> RunAsync(
@@ -31,6 +31,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
         [Description("list: only sessions in this status")] string? status = null,
         [Description("events: the last index already seen (-1 for all buffered)")] long? since_index = null,
         [Description("events: at most this many (never skips: ask again from last_index)")] int? max_events = null,
+        [Description("events: when nothing is newer than since_index, wait up to this many seconds for the next event (long poll; 0..300)")] double? wait_seconds = null,
         [Description("wait: idle or completed")] string? until = null,
         [Description("wait: give up after this many seconds (default 60)")] int? timeout_seconds = null,
         [Description("cleanup: forget ended sessions older than this (default 24)")] double? max_age_hours = null,
@@ -77,7 +78,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             case "events":
             {
                 authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
-                var (page, current) = sessions.Events(session_id!, since_index ?? -1, max_events, subscriber);
+                var (page, current) = await sessions.EventsAsync(session_id!, since_index ?? -1, max_events, wait_seconds, subscriber, cancellationToken);
                 return new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastEventIndex: page.LastIndex,
                     Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null);
             }

@@ -12,6 +12,7 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
     private readonly Lock _gate = new();
     private readonly long _start = firstIndex;
     private long _next = firstIndex;
+    private TaskCompletionSource? _appended;
 
     public long NextIndex
     {
@@ -31,7 +32,25 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
             var item = create(_next);
             _items[_next % capacity] = item;
             _next++;
+            // Only a waiting reader costs the writer anything: no allocation per event while nobody long-polls.
+            _appended?.TrySetResult();
+            _appended = null;
             return item;
+        }
+    }
+
+    /// <summary>Completes once an event after <paramref name="lastIndex"/> exists (at once if one already does).</summary>
+    public Task WhenAfterAsync(long lastIndex)
+    {
+        lock (_gate)
+        {
+            if (_next - 1 > lastIndex)
+            {
+                return Task.CompletedTask;
+            }
+
+            _appended ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _appended.Task;
         }
     }
 

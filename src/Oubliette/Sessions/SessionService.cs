@@ -155,6 +155,42 @@ public sealed partial class SessionService
             .OrderBy(session => session.CreatedAt)];
     }
 
+    /// <summary>
+    /// Events after <paramref name="sinceIndex"/>; with <paramref name="waitSeconds"/>, an empty page waits for the next
+    /// event (long poll) so that a poller does not spin while the agent thinks.
+    /// </summary>
+    public async Task<(EventPage Page, string Status)> EventsAsync(
+        string sessionId, long sinceIndex, int? maxEvents, double? waitSeconds, ISessionSubscriber? subscriber, CancellationToken cancellationToken)
+    {
+        if (waitSeconds is < 0 or > 300)
+        {
+            throw new InvalidArgumentException($"wait_seconds {waitSeconds} is out of range (0..300)");
+        }
+
+        var read = Events(sessionId, sinceIndex, maxEvents, subscriber);
+        if (read.Page.Events.Count > 0 || waitSeconds is not > 0)
+        {
+            return read;
+        }
+
+        var session = Require(sessionId);
+        if (session.Metadata.Ended)
+        {
+            return read;
+        }
+
+        try
+        {
+            await session.Events.WhenAfterAsync(read.Page.LastIndex).WaitAsync(TimeSpan.FromSeconds(waitSeconds.Value), cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return read;
+        }
+
+        return Events(sessionId, sinceIndex, maxEvents, subscriber: null);
+    }
+
     public (EventPage Page, string Status) Events(string sessionId, long sinceIndex, int? maxEvents, ISessionSubscriber? subscriber)
     {
         if (sinceIndex < -1)

@@ -82,4 +82,19 @@ public sealed class EventRingTests
         Assert.Equal([10_000L, 10_001, 10_002], page.Events.Select(item => item.Index));
         Assert.Equal(0, page.Dropped);
     }
+
+    [Fact]
+    public async Task A_waiter_wakes_on_the_next_append_and_not_before()
+    {
+        var ring = Filled(10, 3);
+
+        var waiting = ring.WhenAfterAsync(2);
+        await Task.Delay(50);
+        var wokeEarly = waiting.IsCompleted;
+        ring.Append(index => new SessionEvent(index, DateTimeOffset.UnixEpoch, "delta", "s"));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.False(wokeEarly);
+        Assert.True(ring.WhenAfterAsync(1).IsCompleted);
+    }
 }
