@@ -15,6 +15,9 @@ public sealed record ScriptStep
     public int InputTokens { get; init; }
     public int OutputTokens { get; init; }
 
+    /// <summary>A step decided when the request arrives (e.g. to pass on an id a tool returned earlier).</summary>
+    public Func<RecordedRequest, ScriptStep>? Decide { get; init; }
+
     public static ScriptStep Reply(string text, int inputTokens = 0, int outputTokens = 0) =>
         new() { Text = text, InputTokens = inputTokens, OutputTokens = outputTokens };
 
@@ -27,4 +30,6 @@ public sealed record ScriptStep
     public static ScriptStep Fail(int status, string message = "scripted failure") => new() { FailStatus = status, Text = message };
 
     public static ScriptStep HangForever() => new() { Hang = true };
+
+    public static ScriptStep From(Func<RecordedRequest, ScriptStep> decide) => new() { Decide = decide };
 }

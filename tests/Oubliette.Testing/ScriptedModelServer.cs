@@ -21,6 +21,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ScriptStep> _script = new();
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly ConcurrentQueue<(string Marker, IReadOnlyList<ScriptStep> Steps)> _conversations = new();
     private readonly CancellationTokenSource _stopping = new();
 
     private ScriptedModelServer(WebApplication app, Uri address)
@@ -59,6 +60,13 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A script for every conversation whose first user message contains <paramref name="marker"/>, however many run at
+    /// once: step N answers the conversation's N-th model call (counted by the assistant turns it already has). Takes
+    /// precedence over the shared queue.
+    /// </summary>
+    public void Conversation(string marker, params ScriptStep[] steps) => _conversations.Enqueue((marker, steps));
+
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
@@ -72,8 +80,14 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         var body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body);
         var headers = context.Request.Headers.ToDictionary(header => header.Key.ToLowerInvariant(), header => header.Value.ToString());
         var isTitle = body.GetRawText().Contains("title generator", StringComparison.OrdinalIgnoreCase);
-        _requests.Enqueue(new RecordedRequest(context.Request.Path, headers, body.Clone(), isTitle));
-        var step = isTitle ? ScriptStep.Reply("Scripted session") : _script.TryDequeue(out var next) ? next : ScriptStep.Reply("(the script has no more steps)");
+        var recorded = new RecordedRequest(context.Request.Path, headers, body.Clone(), isTitle);
+        _requests.Enqueue(recorded);
+        var step = isTitle ? ScriptStep.Reply("Scripted session") : ConversationStep(recorded) ?? (_script.TryDequeue(out var next) ? next : ScriptStep.Reply("(the script has no more steps)"));
+        while (step.Decide is { } decide)
+        {
+            step = decide(recorded);
+        }
+
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
         try
         {
@@ -83,6 +97,21 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         {
             // The client went away (an aborted turn) or the server stops.
         }
+    }
+
+    private ScriptStep? ConversationStep(RecordedRequest request)
+    {
+        var first = request.FirstUserMessage;
+        foreach (var (marker, steps) in _conversations)
+        {
+            if (first.Contains(marker, StringComparison.Ordinal))
+            {
+                var turn = request.AssistantTurns;
+                return turn < steps.Count ? steps[turn] : ScriptStep.Reply("(the conversation's script has no more steps)");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Anthropic's Messages streaming protocol: message_start, content blocks, message_delta with usage.</summary>

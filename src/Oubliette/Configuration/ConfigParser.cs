@@ -85,7 +85,7 @@ public static partial class ConfigParser
 
     private static ServerConfig ReadServer(ConfigReader server)
     {
-        server.RejectUnknownKeys("address", "gateway_socket", "max_request_body_bytes", "shutdown_timeout_seconds", "event_buffer_size");
+        server.RejectUnknownKeys("address", "gateway_socket", "max_request_body_bytes", "shutdown_timeout_seconds", "event_buffer_size", "caller_tool_timeout_seconds");
         var address = server.String("address", "127.0.0.1:8080");
         var (host, port) = ParseAddress(address, server);
         return new ServerConfig
@@ -96,6 +96,7 @@ public static partial class ConfigParser
             MaxRequestBodyBytes = server.Int("max_request_body_bytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
             ShutdownTimeoutSeconds = server.Int("shutdown_timeout_seconds", 30, 1, 600),
             EventBufferSize = server.Int("event_buffer_size", 1000, 10, 1_000_000),
+            CallerToolTimeoutSeconds = server.Int("caller_tool_timeout_seconds", 60, 1, 3600),
         };
     }
 

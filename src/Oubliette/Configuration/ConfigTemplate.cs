@@ -19,6 +19,8 @@ public static class ConfigTemplate
             "shutdown_timeout_seconds": 30,
             // Events kept per session for polling (older ones are dropped, and polls say how many).
             "event_buffer_size": 1000,
+            // How long an agent's call of a caller tool waits for the caller's caller_tool_response.
+            "caller_tool_timeout_seconds": 60,
           },
 
           "credentials": {

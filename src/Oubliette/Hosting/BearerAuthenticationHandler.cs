@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Oubliette.Agents;
 using Oubliette.Auth;
 using Oubliette.Operations;
 
@@ -15,6 +16,7 @@ public sealed class BearerAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     TokenService tokens,
+    GatewayCredentials containerCredentials,
     AuditLog audit)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -32,6 +34,14 @@ public sealed class BearerAuthenticationHandler(
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return Fail("Authorization header is not a Bearer token (expected: Authorization: Bearer oub_...)");
+        }
+
+        // The gateway socket (no IP address) is where agents call from: only a container's credential counts there.
+        if (Context.Connection.LocalIpAddress is null)
+        {
+            return containerCredentials.Resolve(header["Bearer ".Length..].Trim()) is { } projectId
+                ? AuthenticateResult.Success(new AuthenticationTicket(OublietteClaims.ForAgent(projectId), Scheme.Name))
+                : Fail("the gateway accepts only the calling container's credential");
         }
 
         var (token, reason) = await tokens.AuthenticateAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);

@@ -188,6 +188,8 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<IAgentRuntime, OpenCodeRuntime>();
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionService>();
+        services.AddSingleton<AgentToolCalls>();
+        services.AddSingleton<CallerToolBroker>();
         services.AddHostedService<SessionRecoveryService>();
         services.AddSingleton<LlmRelay>();
         services.AddHttpClient(LlmRelay.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

@@ -13,4 +13,7 @@ public sealed class CallerContext
         get => _caller ?? throw new ForbiddenException("unauthenticated: no token is attached to this call");
         set => _caller = value;
     }
+
+    /// <summary>For an agent's call: the session that made it (attributed from the agent's event stream).</summary>
+    public string? AgentSessionId { get; set; }
 }

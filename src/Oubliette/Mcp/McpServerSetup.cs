@@ -23,13 +23,17 @@ public static class McpServerSetup
             .WithTools<WorkspaceTool>(McpJson.Options)
             .WithTools<ContainerTool>(McpJson.Options)
             .WithTools<SessionTool>(McpJson.Options)
+            .WithTools<ConfigLimitsTool>(McpJson.Options)
+            .WithTools<CallerToolResponseTool>(McpJson.Options)
             .WithRequestFilters(filters =>
             {
                 filters.AddListToolsFilter(next => async (context, cancellationToken) =>
                 {
                     var result = await next(context, cancellationToken);
                     var caller = OublietteClaims.ToCaller(context.User);
-                    result.Tools = [.. result.Tools.Where(tool => caller is not null && MayEverUse(caller.Scope, tool.Name))];
+                    result.Tools = caller is { IsAgent: true }
+                        ? AgentCalls.Visible(caller, result.Tools, context.Services!.GetRequiredService<Sessions.SessionService>())
+                        : [.. result.Tools.Where(tool => caller is not null && (tool.Name == "caller_tool_response" ? !caller.Scope.IsReadOnly : MayEverUse(caller.Scope, tool.Name)))];
                     return result;
                 });
                 filters.AddCallToolFilter(next => async (context, cancellationToken) =>
@@ -40,9 +44,15 @@ public static class McpServerSetup
                         return ToolError("unauthenticated: no token is attached to this call");
                     }
 
-                    context.Services!.GetRequiredService<CallerContext>().Caller = caller;
+                    var callerContext = context.Services!.GetRequiredService<CallerContext>();
+                    callerContext.Caller = caller;
                     try
                     {
+                        if (caller.IsAgent && await AgentCalls.AttributeAsync(caller, context, callerContext, cancellationToken) is { } answered)
+                        {
+                            return answered;
+                        }
+
                         return await next(context, cancellationToken);
                     }
                     catch (OublietteException exception)

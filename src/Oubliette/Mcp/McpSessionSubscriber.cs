@@ -8,7 +8,10 @@ namespace Oubliette.Mcp;
 /// <summary>Pushes a session's notable events to one MCP client as <c>notifications/message</c> (logger <c>oubliette.session</c>).</summary>
 internal sealed class McpSessionSubscriber(McpServer server) : ISessionSubscriber
 {
-    public string Key { get; } = server.SessionId ?? Guid.NewGuid().ToString("N");
+    public string Key { get; } = KeyOf(server);
+
+    /// <summary>The MCP session of a client: who lent caller tools, and who alone may answer their requests.</summary>
+    public static string KeyOf(McpServer server) => server.SessionId ?? throw new Errors.ForbiddenException("caller tools need a stateful MCP session");
 
     public Task NotifyAsync(SessionEvent sessionEvent, CancellationToken cancellationToken)
     {
@@ -18,6 +21,14 @@ internal sealed class McpSessionSubscriber(McpServer server) : ISessionSubscribe
             ["logger"] = "oubliette.session",
             ["data"] = JsonSerializer.SerializeToNode(sessionEvent, McpJson.Options),
         };
+        return server.SendNotificationAsync("notifications/message", payload, McpJson.Options, cancellationToken);
+    }
+
+    public Task NotifyCallerToolRequestAsync(CallerToolRequest request, CancellationToken cancellationToken)
+    {
+        var data = JsonSerializer.SerializeToNode(request, McpJson.Options)!.AsObject();
+        data["type"] = "caller_tool_request";
+        var payload = new JsonObject { ["level"] = "info", ["logger"] = "oubliette.caller_tool", ["data"] = data };
         return server.SendNotificationAsync("notifications/message", payload, McpJson.Options, cancellationToken);
     }
 }

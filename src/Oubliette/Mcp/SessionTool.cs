@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json;
 using ModelContextProtocol.Server;
 using Oubliette.Auth;
 using Oubliette.Errors;
@@ -12,7 +13,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
 {
     [McpServerTool(Name = "session", UseStructuredContent = true)]
     [Description("Agent sessions. spawn {project_id, prompt, workspace_id?, create_workspace?, new_session?, model?} returns at once; "
-        + "message {session_id | project_id, message}; get {session_id}; list {project_id, status?}; events {session_id, since_index?, max_events?, wait_seconds?}; "
+        + "message {session_id | project_id, message}; spawn and message take caller_id + caller_tools; get {session_id}; list {project_id, status?}; events {session_id, since_index?, max_events?, wait_seconds?, include_children?, cursors?}; "
         + "wait {session_id, until: idle|completed, timeout_seconds}; end {session_id}; cleanup {project_id?, max_age_hours?}. "
         + "tool_call, tool_result, completion and error events are also pushed as notifications/message (logger oubliette.session).")]
     public async Task<SessionToolResult> RunAsync(
@@ -35,36 +36,60 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
         [Description("wait: idle or completed")] string? until = null,
         [Description("wait: give up after this many seconds (default 60)")] int? timeout_seconds = null,
         [Description("cleanup: forget ended sessions older than this (default 24)")] double? max_age_hours = null,
+        [Description("spawn, message: your name for the tools you lend the agent (letters, digits, '-'); the agent sees <caller_id>_<name>")] string? caller_id = null,
+        [Description("spawn, message: [{name, description?, input_schema?}] tools the agent may call; each call is pushed to you as a caller_tool_request "
+            + "(logger oubliette.caller_tool) and answered with caller_tool_response")] JsonElement? caller_tools = null,
+        [Description("events: also the events of every descendant session, each tagged with its session_id")] bool? include_children = null,
+        [Description("events with include_children: {session_id: last index seen} as returned in cursors by the previous poll")] Dictionary<string, long>? cursors = null,
         CancellationToken cancellationToken = default)
     {
         var verb = ToolArguments.Action("session", action, ["spawn", "message", "get", "list", "events", "wait", "end", "cleanup"]);
         var caller = callerContext.Caller;
-        var subscriber = new McpSessionSubscriber(server);
+        var agentSession = callerContext.AgentSessionId;
+        if (caller.IsAgent && verb is not ("spawn" or "message" or "events" or "wait" or "get"))
+        {
+            throw new ForbiddenException($"session {verb}: agents may spawn, message, get, wait for and read the events of sessions, nothing else");
+        }
+
+        // An agent's spawn makes a child of the calling session; nothing is pushed to an agent.
+        var subscriber = caller.IsAgent ? null : new McpSessionSubscriber(server);
+        var lent = CallerTools.Parse(caller_id, caller_tools, subscriber);
         switch (verb)
         {
             case "spawn":
             {
-                var projectId = ProjectIds.Parse("project_id", project_id);
+                var projectId = caller.IsAgent && project_id is null ? caller.Scope.ProjectId!.Value : ProjectIds.Parse("project_id", project_id);
                 authorizer.Demand(caller, "session.spawn", projectId);
                 var spawned = await sessions.SpawnAsync(
-                    new SpawnRequest(projectId, prompt ?? message, OptionalId("workspace_id", workspace_id), create_workspace ?? false, new_session ?? false, model, autonomy, reasoning),
+                    new SpawnRequest(projectId, prompt ?? message, OptionalId("workspace_id", workspace_id), create_workspace ?? false, new_session ?? false, model, autonomy, reasoning,
+                        ParentSessionId: agentSession, Caller: lent),
                     caller.TokenId, subscriber, cancellationToken);
                 return Spawned(spawned);
             }
 
             case "message" when session_id is null:
             {
+                if (caller.IsAgent)
+                {
+                    throw new InvalidArgumentException("session message: an agent names the child session (session_id); use spawn for a new child");
+                }
+
                 var projectId = ProjectIds.Parse("project_id", project_id ?? throw new InvalidArgumentException("session message: 'session_id' or 'project_id' is required"));
                 authorizer.Demand(caller, "session.message", projectId);
                 var spawned = await sessions.SpawnAsync(
-                    new SpawnRequest(projectId, message ?? prompt, OptionalId("workspace_id", workspace_id), false, false, model),
+                    new SpawnRequest(projectId, message ?? prompt, OptionalId("workspace_id", workspace_id), false, false, model, Caller: lent),
                     caller.TokenId, subscriber, cancellationToken);
                 return Spawned(spawned);
             }
 
             case "message":
                 authorizer.Demand(caller, "session.message", sessions.ProjectOf(session_id));
-                return Spawned(await sessions.MessageAsync(session_id, message ?? prompt, subscriber, cancellationToken));
+                if (caller.IsAgent && !sessions.IsDescendant(session_id, agentSession))
+                {
+                    throw new ForbiddenException($"session {session_id} is not a descendant of the calling session {agentSession}; an agent messages only its own children");
+                }
+
+                return Spawned(await sessions.MessageAsync(session_id, message ?? prompt, subscriber, cancellationToken, lent));
             case "get":
                 authorizer.Demand(caller, "session.get", sessions.ProjectOf(session_id));
                 return new SessionToolResult(Session: SessionView.From(sessions.Get(session_id!)));
@@ -73,6 +98,13 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
                 var projectId = ProjectIds.Parse("project_id", project_id);
                 authorizer.Demand(caller, "session.list", projectId);
                 return new SessionToolResult(Sessions: [.. sessions.List(projectId, status).Select(SessionView.From)]);
+            }
+
+            case "events" when include_children == true:
+            {
+                authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
+                var tree = sessions.TreeEvents(session_id!, since_index ?? -1, cursors, max_events, subscriber);
+                return new SessionToolResult(SessionId: session_id, Events: tree.Events, Cursors: tree.Cursors, Dropped: tree.Dropped > 0 ? tree.Dropped : null);
             }
 
             case "events":
@@ -86,7 +118,9 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             case "wait":
             {
                 authorizer.Demand(caller, "session.wait", sessions.ProjectOf(session_id));
-                var waited = await sessions.WaitAsync(session_id!, until, timeout_seconds, cancellationToken);
+                // An agent's MCP client gives up on a call after 60 s: its waits end before that.
+                var seconds = caller.IsAgent ? Math.Min(timeout_seconds ?? AgentWaitSeconds, AgentWaitSeconds) : timeout_seconds;
+                var waited = await sessions.WaitAsync(session_id!, until, seconds, cancellationToken);
                 return new SessionToolResult(SessionId: waited.SessionId, Status: waited.Status, Reached: waited.Reached, LastEventIndex: waited.LastEventIndex);
             }
 
@@ -101,6 +135,8 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             }
         }
     }
+
+    private const int AgentWaitSeconds = 50;
 
     private static Guid? OptionalId(string field, string? value) => value is null ? null : ProjectIds.Parse(field, value);
 

@@ -15,4 +15,5 @@ public sealed record SessionToolResult(
     long? Dropped = null,
     long? FirstIndex = null,
     bool? Reached = null,
-    IReadOnlyList<string>? Removed = null);
+    IReadOnlyList<string>? Removed = null,
+    IReadOnlyDictionary<string, long>? Cursors = null);

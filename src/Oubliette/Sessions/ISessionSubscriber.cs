@@ -7,4 +7,7 @@ public interface ISessionSubscriber
     string Key { get; }
 
     Task NotifyAsync(SessionEvent sessionEvent, CancellationToken cancellationToken);
+
+    /// <summary>An agent called one of this client's caller tools (logger <c>oubliette.caller_tool</c>).</summary>
+    Task NotifyCallerToolRequestAsync(CallerToolRequest request, CancellationToken cancellationToken);
 }

@@ -14,6 +14,9 @@ internal sealed class LiveSession(SessionMetadata metadata, EventRing events)
     public StringBuilder TurnText { get; } = new();
     public bool TurnFailed { get; set; }
 
+    /// <summary>The client whose tools this session's agent may call (in memory: a caller does not outlive a restart).</summary>
+    public CallerBinding? Caller { get; set; }
+
     /// <summary>The agent has the current turn's prompt; only then can "not busy" mean "finished".</summary>
     public bool PromptDelivered { get; set; }
     public (long In, long Out, double Cost) TurnStart { get; set; }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Oubliette.Agents;
+using Oubliette.Agents.OpenCode;
 
 namespace Oubliette.Sessions;
 
@@ -104,9 +105,19 @@ public sealed partial class SessionService
                 Emit(session, "message", text: agentEvent.Text);
                 break;
             case AgentEventKind.ToolCall:
+                if (agentEvent.Tool?.StartsWith(OpenCodeConfigWriter.McpServerName + "_", StringComparison.Ordinal) == true && agentEvent.CallId is { } callId)
+                {
+                    _agentToolCalls.Started(projectId, session.Metadata.SessionId, callId, agentEvent.Tool, agentEvent.Input);
+                }
+
                 Emit(session, "tool_call", tool: agentEvent.Tool, callId: agentEvent.CallId, input: agentEvent.Input);
                 break;
             case AgentEventKind.ToolResult:
+                if (agentEvent.CallId is { } finishedCall)
+                {
+                    _agentToolCalls.Finished(finishedCall);
+                }
+
                 Emit(session, "tool_result", tool: agentEvent.Tool, callId: agentEvent.CallId, output: Excerpt(agentEvent.Text), isError: agentEvent.IsError);
                 break;
             case AgentEventKind.Error:
@@ -199,6 +210,7 @@ public sealed partial class SessionService
             session.Metadata = metadata;
         }
 
+        _agentToolCalls.ForgetSession(session.Metadata.SessionId);
         if (!failed)
         {
             Emit(session, "completion", text: text, tokensIn: metadata.TokensIn - start.In, tokensOut: metadata.TokensOut - start.Out, cost: metadata.CostUsd - start.Cost);
@@ -235,6 +247,8 @@ public sealed partial class SessionService
             session.Metadata = session.Metadata with { Status = status, Ended = true, Error = error ?? session.Metadata.Error, UpdatedAt = _time.GetUtcNow() };
             session.SignalChange();
         }
+
+        _agentToolCalls.ForgetSession(session.Metadata.SessionId);
 
         Emit(session, "status", status: status);
         _metrics.SessionDuration.Observe((_time.GetUtcNow() - session.Metadata.CreatedAt).TotalSeconds);

@@ -27,6 +27,7 @@ public sealed partial class SessionService
     private readonly OublietteMetrics _metrics;
     private readonly ActiveSessionCounts _activeCounts;
     private readonly AuditLog _audit;
+    private readonly AgentToolCalls _agentToolCalls;
     private readonly TimeProvider _time;
     private readonly ILogger<SessionService> _logger;
 
@@ -40,9 +41,11 @@ public sealed partial class SessionService
         OublietteMetrics metrics,
         ActiveSessionCounts activeCounts,
         AuditLog audit,
+        AgentToolCalls agentToolCalls,
         TimeProvider time,
         ILogger<SessionService> logger)
     {
+        _agentToolCalls = agentToolCalls;
         _projects = projects;
         _agents = agents;
         _models = models;
@@ -60,11 +63,22 @@ public sealed partial class SessionService
     {
         var prompt = RequirePrompt(request.Prompt);
         var project = await _projects.RequireAsync(request.ProjectId, cancellationToken);
-        var workspaceId = await ResolveWorkspaceAsync(project, request, cancellationToken);
+        var parent = request.ParentSessionId is { } parentId ? Require(parentId) : null;
+        if (parent is not null && parent.Metadata.ProjectId != project.Id)
+        {
+            throw new ForbiddenException($"session {parent.Metadata.SessionId} belongs to another project; its children stay in project {parent.Metadata.ProjectId:D}");
+        }
 
-        if (!request.NewSession && FindResumable(project.Id, workspaceId) is { } resumable)
+        // A child works where its parent does (so the parent sees its files), unless it asks for another workspace.
+        var workspaceId = parent is not null && request.WorkspaceId is null && !request.CreateWorkspace
+            ? parent.Metadata.WorkspaceId
+            : await ResolveWorkspaceAsync(project, request, cancellationToken);
+
+        // A child is always a new session: resuming would hand the parent's prompt to a sibling (or to itself).
+        if (parent is null && !request.NewSession && FindResumable(project.Id, workspaceId) is { } resumable)
         {
             Subscribe(resumable, subscriber);
+            BindCaller(resumable, request.Caller);
             await StartTurnAsync(project, resumable, prompt, cancellationToken);
             return Result(resumable, resumed: true);
         }
@@ -78,7 +92,13 @@ public sealed partial class SessionService
         await _spawnGate.WaitAsync(cancellationToken);
         try
         {
-            var limit = _projects.LimitsOf(project).MaxActiveSessionsPerProject;
+            var limits = _projects.LimitsOf(project);
+            if (parent is not null)
+            {
+                EnsureTreeMayGrow(parent.Metadata, limits);
+            }
+
+            var limit = limits.MaxActiveSessionsPerProject;
             var active = ActiveCount(project.Id);
             if (active >= limit)
             {
@@ -98,8 +118,9 @@ public sealed partial class SessionService
                     SessionId = id,
                     ProjectId = project.Id,
                     WorkspaceId = workspaceId,
-                    RootSessionId = id,
-                    Depth = 0,
+                    ParentSessionId = parent?.Metadata.SessionId,
+                    RootSessionId = parent?.Metadata.RootSessionId ?? id,
+                    Depth = parent is null ? 0 : parent.Metadata.Depth + 1,
                     Status = SessionStatus.Created,
                     AgentSessionId = agentSessionId,
                     Model = $"{model.ProviderId}/{model.ModelId}",
@@ -113,13 +134,26 @@ public sealed partial class SessionService
             _sessions[id] = session;
             _byAgentSession[(project.Id, agentSessionId)] = session;
             UpdateActiveGauge(project.Id);
+            if (parent is not null)
+            {
+                lock (parent.Gate)
+                {
+                    parent.Metadata = parent.Metadata with { Children = [.. parent.Metadata.Children, id], UpdatedAt = now };
+                }
+            }
         }
         finally
         {
             _spawnGate.Release();
         }
 
+        if (parent is not null)
+        {
+            await PersistAsync(parent, cancellationToken);
+        }
+
         Subscribe(session, subscriber);
+        BindCaller(session, request.Caller);
         Emit(session, "status", status: SessionStatus.Created);
         await PersistAsync(session, cancellationToken);
         _audit.Write(new AuditEntry("session.spawn", "ok", actor, null, session.Metadata.SessionId, $"project={project.Id:D}"));
@@ -128,17 +162,80 @@ public sealed partial class SessionService
         return Result(session, resumed: false);
     }
 
-    public async Task<SpawnResult> MessageAsync(string sessionId, string? message, ISessionSubscriber? subscriber, CancellationToken cancellationToken)
+    public async Task<SpawnResult> MessageAsync(string sessionId, string? message, ISessionSubscriber? subscriber, CancellationToken cancellationToken, CallerBinding? caller = null)
     {
         var prompt = RequirePrompt(message);
         var session = Require(sessionId);
         var project = await _projects.RequireAsync(session.Metadata.ProjectId, cancellationToken);
         Subscribe(session, subscriber);
+        BindCaller(session, caller);
         await StartTurnAsync(project, session, prompt, cancellationToken);
         return Result(session, resumed: true);
     }
 
     public SessionMetadata Get(string sessionId) => Require(sessionId).Metadata;
+
+    /// <summary>Whether <paramref name="sessionId"/> descends from <paramref name="ancestorId"/> (its child, grandchild…).</summary>
+    public bool IsDescendant(string? sessionId, string? ancestorId)
+    {
+        var current = Require(sessionId).Metadata.ParentSessionId;
+        while (current is not null && ancestorId is not null)
+        {
+            if (current == ancestorId)
+            {
+                return true;
+            }
+
+            current = _sessions.TryGetValue(current, out var parent) ? parent.Metadata.ParentSessionId : null;
+        }
+
+        return false;
+    }
+
+    /// <summary>The caller tools lent to a session, if any.</summary>
+    public CallerBinding? CallerOf(string sessionId) => Require(sessionId).Caller;
+
+    /// <summary>Caller tools lent to the live sessions of a project (what its agents may list).</summary>
+    public IReadOnlyList<(string SessionId, CallerBinding Binding)> CallerBindings(Guid projectId) =>
+        [.. _sessions.Values
+            .Where(session => session.Metadata is { Ended: false } metadata && metadata.ProjectId == projectId && session.Caller is not null)
+            .Select(session => (session.Metadata.SessionId, session.Caller!))];
+
+    /// <summary>Where a session stands in its tree: depth, descendants of its root, and what the tree has spent.</summary>
+    public SessionTree TreeOf(string sessionId)
+    {
+        var session = Require(sessionId);
+        var root = session.Metadata.RootSessionId;
+        var members = _sessions.Values.Where(candidate => candidate.Metadata.RootSessionId == root).ToList();
+        return new SessionTree(session.Metadata.SessionId, root, session.Metadata.Depth, members.Count - 1, members.Sum(member => member.Metadata.CostUsd));
+    }
+
+    private void EnsureTreeMayGrow(SessionMetadata parent, Projects.EffectiveLimits limits)
+    {
+        var depth = parent.Depth + 1;
+        if (depth > limits.MaxRecursionDepth)
+        {
+            _metrics.SessionsSpawned.WithLabels(parent.ProjectId.ToString("D"), "limit_reached").Inc();
+            throw new LimitReachedException(
+                $"recursion depth limit: a child of session {parent.SessionId} would be at depth {depth}, beyond max_recursion_depth {limits.MaxRecursionDepth}");
+        }
+
+        var descendants = _sessions.Values.Count(candidate => candidate.Metadata.RootSessionId == parent.RootSessionId && candidate.Metadata.SessionId != parent.RootSessionId);
+        if (descendants >= limits.MaxAgentsPerSession)
+        {
+            _metrics.SessionsSpawned.WithLabels(parent.ProjectId.ToString("D"), "limit_reached").Inc();
+            throw new LimitReachedException(
+                $"session tree {parent.RootSessionId} already has {descendants} descendant sessions (max_agents_per_session={limits.MaxAgentsPerSession})");
+        }
+    }
+
+    private static void BindCaller(LiveSession session, CallerBinding? caller)
+    {
+        if (caller is not null)
+        {
+            session.Caller = caller;
+        }
+    }
 
     /// <summary>The project a session belongs to (for the permission check before anything else).</summary>
     public Guid ProjectOf(string? sessionId) => Require(sessionId).Metadata.ProjectId;
@@ -189,6 +286,64 @@ public sealed partial class SessionService
         }
 
         return Events(sessionId, sinceIndex, maxEvents, subscriber: null);
+    }
+
+    /// <summary>
+    /// The events of a session and all its descendants, each tagged with its session id, read with one cursor per
+    /// session (<paramref name="cursors"/>; the session itself may use <paramref name="sinceIndex"/>) so that nothing is
+    /// skipped when <paramref name="maxEvents"/> cuts a page.
+    /// </summary>
+    public TreeEventPage TreeEvents(string sessionId, long sinceIndex, IReadOnlyDictionary<string, long>? cursors, int? maxEvents, ISessionSubscriber? subscriber)
+    {
+        if (maxEvents is < 1 or > 10_000)
+        {
+            throw new InvalidArgumentException($"max_events {maxEvents} is out of range (1..10000)");
+        }
+
+        var session = Require(sessionId);
+        var members = new List<LiveSession>();
+        var pending = new Queue<LiveSession>([session]);
+        while (pending.TryDequeue(out var member))
+        {
+            members.Add(member);
+            foreach (var child in member.Metadata.Children)
+            {
+                if (_sessions.TryGetValue(child, out var live))
+                {
+                    pending.Enqueue(live);
+                }
+            }
+        }
+
+        var names = members.Select(member => member.Metadata.SessionId).ToHashSet(StringComparer.Ordinal);
+        foreach (var unknown in (cursors?.Keys ?? []).Where(key => !names.Contains(key)))
+        {
+            throw new InvalidArgumentException($"cursors: session '{unknown}' is not in the tree of {sessionId}");
+        }
+
+        Subscribe(session, subscriber);
+        var remaining = maxEvents ?? int.MaxValue;
+        var events = new List<SessionEvent>();
+        var next = new Dictionary<string, long>(StringComparer.Ordinal);
+        long dropped = 0;
+        foreach (var member in members)
+        {
+            var id = member.Metadata.SessionId;
+            var since = cursors is not null && cursors.TryGetValue(id, out var cursor) ? cursor : member == session ? sinceIndex : -1;
+            if (remaining == 0)
+            {
+                next[id] = since;
+                continue;
+            }
+
+            var page = member.Events.Read(since, remaining);
+            events.AddRange(page.Events);
+            remaining -= page.Events.Count;
+            dropped += page.Dropped;
+            next[id] = page.LastIndex;
+        }
+
+        return new TreeEventPage([.. events.OrderBy(item => item.Timestamp).ThenBy(item => item.Index)], next, dropped);
     }
 
     public (EventPage Page, string Status) Events(string sessionId, long sinceIndex, int? maxEvents, ISessionSubscriber? subscriber)

@@ -8,4 +8,6 @@ public sealed record SpawnRequest(
     bool NewSession,
     string? Model,
     string? Autonomy = null,
-    string? Reasoning = null);
+    string? Reasoning = null,
+    string? ParentSessionId = null,
+    CallerBinding? Caller = null);

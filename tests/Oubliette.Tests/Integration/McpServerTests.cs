@@ -32,7 +32,7 @@ public sealed class McpServerTests : IAsyncLifetime
         var tools = await client.ListToolsAsync();
 
         Assert.Equal("oubliette", client.ServerInfo?.Name);
-        Assert.Equal(["container", "project", "session", "token", "workspace"], tools.Select(tool => tool.Name).Order());
+        Assert.Equal(["caller_tool_response", "config_limits", "container", "project", "session", "token", "workspace"], tools.Select(tool => tool.Name).Order());
         Assert.NotNull(tools.Single(tool => tool.Name == "token").ProtocolTool.OutputSchema);
     }
 
@@ -44,7 +44,7 @@ public sealed class McpServerTests : IAsyncLifetime
 
         var tools = await client.ListToolsAsync();
 
-        Assert.Equal(["container", "project", "session", "workspace"], tools.Select(tool => tool.Name).Order());
+        Assert.Equal(["caller_tool_response", "config_limits", "container", "project", "session", "workspace"], tools.Select(tool => tool.Name).Order());
     }
 
     [Fact]

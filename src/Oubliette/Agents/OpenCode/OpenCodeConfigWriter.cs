@@ -15,6 +15,9 @@ public sealed class OpenCodeConfigWriter(OublietteConfig config)
     public const int GatewayPort = 4097;
     public const int AgentPort = 4096;
 
+    /// <summary>OpenCode names an MCP tool <c>&lt;server&gt;_&lt;tool&gt;</c>; the agent sees <c>oubliette_session</c>.</summary>
+    public const string McpServerName = "oubliette";
+
     public string Write(ProjectMetadata project, string gatewaySecret)
     {
         var providers = new JsonObject();
@@ -53,6 +56,19 @@ public sealed class OpenCodeConfigWriter(OublietteConfig config)
             ["share"] = "disabled",
             ["provider"] = providers,
             ["permission"] = Permissions(project.Autonomy),
+            // Oubliette's own tools for agents: the gateway's /mcp, which knows this container by its credential.
+            ["mcp"] = new JsonObject
+            {
+                [McpServerName] = new JsonObject
+                {
+                    ["type"] = "remote",
+                    ["url"] = $"http://127.0.0.1:{GatewayPort}/mcp",
+                    ["headers"] = new JsonObject { ["Authorization"] = $"Bearer {gatewaySecret}" },
+                    ["oauth"] = false,
+                    ["enabled"] = true,
+                    ["timeout"] = 10_000,
+                },
+            },
         };
         if (ModelFor(project, null) is { } chosen)
         {
