@@ -24,9 +24,9 @@ public sealed class SessionFixture : IAsyncDisposable
     public Guid WorkspaceId { get; }
     public McpClient Admin => Server.Admin;
 
-    public static string Config(Uri modelBaseUrl, string extraDefaults = "", string kind = "openai-compatible") => $$"""
+    public static string Config(Uri modelBaseUrl, string extraDefaults = "", string kind = "openai-compatible", string extraServer = "") => $$"""
         {
-          "server": { "address": "127.0.0.1:0" },
+          "server": { "address": "127.0.0.1:0", {{extraServer}} },
           "credentials": {
             "providers": {
               "credentials": { "scripted": { "provider": "{{kind}}", "api_key": "{{ProviderKey}}", "base_url": "{{modelBaseUrl}}" } },
@@ -41,10 +41,10 @@ public sealed class SessionFixture : IAsyncDisposable
         }
         """;
 
-    public static async Task<SessionFixture> StartAsync(DockerEnvironment docker, string extraDefaults = "", string kind = "openai-compatible")
+    public static async Task<SessionFixture> StartAsync(DockerEnvironment docker, string extraDefaults = "", string kind = "openai-compatible", string extraServer = "")
     {
         var model = await ScriptedModelServer.StartAsync();
-        var server = await ProjectFixture.StartAsync(docker, Config(model.BaseUrl, extraDefaults, kind));
+        var server = await ProjectFixture.StartAsync(docker, Config(model.BaseUrl, extraDefaults, kind, extraServer));
         var (project, workspace) = await server.CreateProjectAsync("agents-" + Guid.NewGuid().ToString("N")[..6]);
         return new SessionFixture(model, server, project, workspace);
     }

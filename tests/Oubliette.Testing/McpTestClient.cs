@@ -18,6 +18,21 @@ public static class McpTestClient
             new McpClientOptions { ClientInfo = new Implementation { Name = "oubliette-tests", Version = "1.0" } },
             cancellationToken: cancellationToken);
 
+    /// <summary>A client on a unix socket (the gateway, as an agent in a container reaches it).</summary>
+    public static Task<McpClient> ConnectUnixAsync(string socketPath, string secret, CancellationToken cancellationToken = default) =>
+        McpClient.CreateAsync(
+            new HttpClientTransport(
+                new HttpClientTransportOptions
+                {
+                    Endpoint = new Uri("http://gateway/mcp"),
+                    TransportMode = HttpTransportMode.StreamableHttp,
+                    AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {secret}" },
+                },
+                Oubliette.Agents.OpenCode.UnixSocketHttp.Create(socketPath),
+                ownsHttpClient: true),
+            new McpClientOptions { ClientInfo = new Implementation { Name = "oubliette-tests-agent", Version = "1.0" } },
+            cancellationToken: cancellationToken);
+
     public static async Task<ToolOutcome> CallAsync(this McpClient client, string tool, object arguments, CancellationToken cancellationToken = default)
     {
         var dictionary = JsonSerializer.SerializeToElement(arguments).EnumerateObject()
