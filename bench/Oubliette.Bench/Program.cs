@@ -8,6 +8,12 @@ if (args.Contains("--sessions-only"))
     return;
 }
 
+if (args.Contains("--children-only"))
+{
+    await SessionBench.RunChildrenAsync(rounds: 10);
+    return;
+}
+
 if (args.Contains("--events-only"))
 {
     await SessionBench.RunEventsAsync(rounds: int.TryParse(Environment.GetEnvironmentVariable("BENCH_ROUNDS"), out var rounds) ? rounds : 3);

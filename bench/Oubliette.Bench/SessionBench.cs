@@ -7,6 +7,52 @@ namespace Oubliette.Bench;
 /// <summary>Agent sessions against the real OpenCode in a container, with the scripted model as provider.</summary>
 internal static class SessionBench
 {
+    /// <summary>Only the child spawn latency (an agent calling the gateway's session spawn).</summary>
+    public static async Task RunChildrenAsync(int rounds)
+    {
+        await using var model = await ScriptedModelServer.StartAsync();
+        await using var server = await StartServerAsync(model);
+        await using var client = await McpTestClient.ConnectAsync(server.McpEndpoint, server.AdminSecret);
+        var project = await CreateProjectAsync(client, "bench-children");
+        await SpawnMeasuredAsync(client, model, project, newSession: true);
+        await ChildSpawnAsync(client, model, project, rounds);
+        await client.CallAsync("project", new { action = "delete", project_id = project, force = true });
+    }
+
+    /// <summary>
+    /// From the parent agent's call of <c>oubliette_session spawn</c> (its tool_call event) to the child's first agent
+    /// event, both stamped by the server's clock; the first round warms up and is not counted.
+    /// </summary>
+    private static async Task ChildSpawnAsync(McpClient client, ScriptedModelServer model, string project, int rounds)
+    {
+        model.Conversation("BENCH-CHILD", ScriptStep.Reply("child ok"));
+        var latencies = new List<double>();
+        for (var round = 0; round <= rounds; round++)
+        {
+            var marker = $"BENCH-PARENT-{round}";
+            model.Conversation(marker, ScriptStep.CallTool("oubliette_session", new { action = "spawn", prompt = $"BENCH-CHILD {round}" }), ScriptStep.Reply("parent ok"));
+            var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project, prompt = marker, new_session = true });
+            var parentId = spawned.Json.GetProperty("session_id").GetString()!;
+            await client.CallAsync("session", new { action = "wait", session_id = parentId, until = "idle", timeout_seconds = 60 });
+            var childId = (await client.CallAsync("session", new { action = "get", session_id = parentId })).Json.GetProperty("session").GetProperty("children")[0].GetString()!;
+            await client.CallAsync("session", new { action = "wait", session_id = childId, until = "idle", timeout_seconds = 60 });
+            var parentEvents = (await client.CallAsync("session", new { action = "events", session_id = parentId })).Json.GetProperty("events").EnumerateArray();
+            var childEvents = (await client.CallAsync("session", new { action = "events", session_id = childId })).Json.GetProperty("events").EnumerateArray();
+            var called = parentEvents.First(item => item.GetProperty("type").GetString() == "tool_call").GetProperty("timestamp").GetDateTimeOffset();
+            var first = childEvents.First(item => item.GetProperty("type").GetString() != "status").GetProperty("timestamp").GetDateTimeOffset();
+            if (round > 0)
+            {
+                latencies.Add((first - called).TotalMilliseconds);
+            }
+
+            await client.CallAsync("session", new { action = "end", session_id = childId });
+            await client.CallAsync("session", new { action = "end", session_id = parentId });
+        }
+
+        Console.WriteLine($"child spawn (agent's tool call -> child's first agent event), median of {rounds}: {Statistics.Median(latencies):0} ms "
+            + $"(min {latencies.Min():0}, max {latencies.Max():0})");
+    }
+
     /// <summary>Only the event pipeline, several rounds (for profiling the server while it streams).</summary>
     public static async Task RunEventsAsync(int rounds)
     {
@@ -55,6 +101,7 @@ internal static class SessionBench
 
         await ThroughputAsync(client, model, server, project);
         await PipelineCpuAsync(client, model, server, project);
+        await ChildSpawnAsync(client, model, project, rounds: 10);
 
         var ids = new List<string>();
         for (var index = 0; index < 9; index++)

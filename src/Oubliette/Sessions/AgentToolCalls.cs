@@ -11,6 +11,7 @@ namespace Oubliette.Sessions;
 /// </summary>
 public sealed class AgentToolCalls(TimeProvider time)
 {
+    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
     private readonly Lock _gate = new();
     private readonly List<PendingCall> _pending = [];
     private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -84,8 +85,6 @@ public sealed class AgentToolCalls(TimeProvider time)
             }
         }
     }
-
-    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 
     private sealed record PendingCall(Guid ProjectId, string SessionId, string CallId, string Tool, JsonElement Input, DateTimeOffset StartedAt);
 }
