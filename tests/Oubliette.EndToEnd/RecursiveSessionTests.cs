@@ -203,4 +203,31 @@ public sealed class RecursiveSessionTests(DockerEnvironment docker) : IAsyncLife
         Assert.Contains("cannot be attributed to a session", spawn.Text, StringComparison.Ordinal);
         Assert.Single((await TreeAsync(sessionId)));
     }
+
+    [Fact]
+    public async Task The_cost_budget_covers_the_whole_tree_and_stops_parent_and_child_together()
+    {
+        var created = await _fixture.Admin.CallAsync("project", new { action = "create", name = "budget-" + Guid.NewGuid().ToString("N")[..6], container_type = "base", max_cost_usd = 4.0 });
+        Assert.False(created.IsError, created.Text);
+        var project = created.Json.GetProperty("project").GetProperty("id").GetString()!;
+        // Each step costs $3 at the fixture's prices ($1000/M in, $2000/M out): parent $3 + child $3 > $4, neither alone.
+        _fixture.Model.Conversation("BUDGET-ROOT",
+            ScriptStep.CallTool("oubliette_session", new { action = "spawn", prompt = "BUDGET-KID: spend" }, 1000, 1000), WaitForChild(), ScriptStep.Reply("unreachable"));
+        _fixture.Model.Conversation("BUDGET-KID", ScriptStep.Reply("an expensive answer", 1000, 1000));
+
+        var spawned = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = project, prompt = "BUDGET-ROOT: delegate", new_session = true });
+        var rootId = spawned.Json.GetProperty("session_id").GetString()!;
+        await _fixture.WaitAsync(rootId, "completed", 120);
+        var root = await _fixture.GetAsync(rootId);
+        var child = await _fixture.GetAsync(root.GetProperty("children")[0].GetString()!);
+        var limits = await _fixture.Admin.CallAsync("config_limits", new { session_id = rootId });
+
+        Assert.Equal("failed", root.GetProperty("status").GetString());
+        Assert.Equal("failed", child.GetProperty("status").GetString());
+        Assert.Contains("max_cost_usd $4", root.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Contains("max_cost_usd $4", child.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.True(limits.Json.GetProperty("tree").GetProperty("cost_usd").GetDouble() > 4, limits.Text);
+        Assert.Equal("project", limits.Json.GetProperty("limits").GetProperty("max_cost_usd").GetProperty("source").GetString());
+        await _fixture.Admin.CallAsync("project", new { action = "delete", project_id = project, force = true });
+    }
 }

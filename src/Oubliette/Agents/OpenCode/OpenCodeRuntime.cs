@@ -261,14 +261,22 @@ public sealed partial class OpenCodeRuntime(
             }
 
             // The stream ended: reconnect if the agent is still there, else tell the sessions it is gone.
-            if (await LostBecauseAsync(projectId, connection.Http, token) is { } reason)
+            try
             {
-                _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(projectId, connection));
-                hub.PublishLost(projectId, reason);
+                if (await LostBecauseAsync(projectId, connection.Http, token) is { } reason)
+                {
+                    _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(projectId, connection));
+                    hub.PublishLost(projectId, reason);
+                    return;
+                }
+
+                await Task.Delay(ProbeSpacing, token);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                // Closed (project deleted, server stopping) while finding out why the stream ended.
                 return;
             }
-
-            await Task.Delay(ProbeSpacing, token);
         }
     }
 
