@@ -17,19 +17,20 @@ internal static class AgentCalls
 {
     private static readonly HashSet<string> AgentTools = new(StringComparer.Ordinal) { "session", "project", "config_limits" };
     private static readonly TimeSpan AttributionWait = TimeSpan.FromSeconds(5);
+    private static readonly JsonElement AnyObject = JsonDocument.Parse("""{"type":"object"}""").RootElement.Clone();
 
     public static IList<Tool> Visible(Caller caller, IList<Tool> tools, SessionService sessions)
     {
         var visible = tools.Where(tool => AgentTools.Contains(tool.Name)).ToList();
         foreach (var (sessionId, binding) in sessions.CallerBindings(caller.Scope.ProjectId!.Value))
         {
-            foreach (var lent in binding.Tools.Where(lent => visible.All(tool => tool.Name != $"{binding.CallerId}_{lent.Name}")))
+            foreach (var lent in binding.Tools.Where(lent => visible.All(tool => tool.Name != binding.ExposedName(lent))))
             {
                 visible.Add(new Tool
                 {
-                    Name = $"{binding.CallerId}_{lent.Name}",
+                    Name = binding.ExposedName(lent),
                     Description = $"{lent.Description ?? "A tool of the client that started this session."} (lent to session {sessionId} only)",
-                    InputSchema = lent.InputSchema ?? JsonDocument.Parse("""{"type":"object"}""").RootElement.Clone(),
+                    InputSchema = lent.InputSchema ?? AnyObject,
                 });
             }
         }

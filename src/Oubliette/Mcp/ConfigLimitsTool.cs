@@ -1,14 +1,13 @@
 using System.ComponentModel;
 using ModelContextProtocol.Server;
 using Oubliette.Auth;
-using Oubliette.Configuration;
 using Oubliette.Projects;
 using Oubliette.Sessions;
 
 namespace Oubliette.Mcp;
 
 [McpServerToolType]
-public sealed class ConfigLimitsTool(ProjectService projects, SessionService sessions, OublietteConfig config, Authorizer authorizer, CallerContext callerContext)
+public sealed class ConfigLimitsTool(ProjectService projects, SessionService sessions, Authorizer authorizer, CallerContext callerContext)
 {
     [McpServerTool(Name = "config_limits", UseStructuredContent = true)]
     [Description("Effective limits (max_recursion_depth, max_agents_per_session, max_cost_usd, max_active_sessions_per_project) with their source "
@@ -23,28 +22,21 @@ public sealed class ConfigLimitsTool(ProjectService projects, SessionService ses
         Guid? projectId = session_id is not null ? sessions.ProjectOf(session_id) : project_id is null ? caller.Scope.ProjectId : ProjectIds.Parse("project_id", project_id);
         if (projectId is null)
         {
-            var defaults = config.Defaults.Limits;
-            return new ConfigLimitsResult(null, new Dictionary<string, LimitValue>
-            {
-                ["max_recursion_depth"] = new(defaults.MaxRecursionDepth, "default"),
-                ["max_agents_per_session"] = new(defaults.MaxAgentsPerSession, "default"),
-                ["max_cost_usd"] = new(defaults.MaxCostUsd, "default"),
-                ["max_active_sessions_per_project"] = new(defaults.MaxActiveSessionsPerProject, "default"),
-            }, null);
+            return new ConfigLimitsResult(null, Values(projects.DefaultLimits()), null);
         }
 
         authorizer.Demand(caller, "project.get", projectId);
         var project = await projects.RequireAsync(projectId.Value, cancellationToken);
-        var limits = projects.LimitsOf(project);
-        var values = new Dictionary<string, LimitValue>
-        {
-            ["max_recursion_depth"] = new(limits.MaxRecursionDepth, limits.Sources["max_recursion_depth"]),
-            ["max_agents_per_session"] = new(limits.MaxAgentsPerSession, limits.Sources["max_agents_per_session"]),
-            ["max_cost_usd"] = new(limits.MaxCostUsd, limits.Sources["max_cost_usd"]),
-            ["max_active_sessions_per_project"] = new(limits.MaxActiveSessionsPerProject, limits.Sources["max_active_sessions_per_project"]),
-        };
-        return new ConfigLimitsResult(projectId, values, session_id is null ? null : sessions.TreeOf(session_id));
+        return new ConfigLimitsResult(projectId, Values(projects.LimitsOf(project)), session_id is null ? null : sessions.TreeOf(session_id));
     }
+
+    private static Dictionary<string, LimitValue> Values(EffectiveLimits limits) => new()
+    {
+        ["max_recursion_depth"] = new(limits.MaxRecursionDepth, limits.Sources["max_recursion_depth"]),
+        ["max_agents_per_session"] = new(limits.MaxAgentsPerSession, limits.Sources["max_agents_per_session"]),
+        ["max_cost_usd"] = new(limits.MaxCostUsd, limits.Sources["max_cost_usd"]),
+        ["max_active_sessions_per_project"] = new(limits.MaxActiveSessionsPerProject, limits.Sources["max_active_sessions_per_project"]),
+    };
 }
 
 /// <summary>Result of <c>config_limits</c>.</summary>

@@ -188,20 +188,25 @@ public sealed partial class ProjectService(
         return workspace;
     }
 
-    public EffectiveLimits LimitsOf(ProjectMetadata project)
+    public EffectiveLimits LimitsOf(ProjectMetadata project) => Effective(project.Limits);
+
+    /// <summary>The limits of a project that overrides nothing.</summary>
+    public EffectiveLimits DefaultLimits() => Effective(new ProjectLimits(null, null, null));
+
+    private EffectiveLimits Effective(ProjectLimits overrides)
     {
         var defaults = config.Defaults.Limits;
         string Source(object? overridden) => overridden is null ? "default" : "project";
         return new EffectiveLimits(
-            project.Limits.MaxRecursionDepth ?? defaults.MaxRecursionDepth,
-            project.Limits.MaxAgentsPerSession ?? defaults.MaxAgentsPerSession,
-            project.Limits.MaxCostUsd ?? defaults.MaxCostUsd,
+            overrides.MaxRecursionDepth ?? defaults.MaxRecursionDepth,
+            overrides.MaxAgentsPerSession ?? defaults.MaxAgentsPerSession,
+            overrides.MaxCostUsd ?? defaults.MaxCostUsd,
             defaults.MaxActiveSessionsPerProject,
             new Dictionary<string, string>
             {
-                ["max_recursion_depth"] = Source(project.Limits.MaxRecursionDepth),
-                ["max_agents_per_session"] = Source(project.Limits.MaxAgentsPerSession),
-                ["max_cost_usd"] = Source(project.Limits.MaxCostUsd),
+                ["max_recursion_depth"] = Source(overrides.MaxRecursionDepth),
+                ["max_agents_per_session"] = Source(overrides.MaxAgentsPerSession),
+                ["max_cost_usd"] = Source(overrides.MaxCostUsd),
                 ["max_active_sessions_per_project"] = "default",
             });
     }

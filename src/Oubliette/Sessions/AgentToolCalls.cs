@@ -9,7 +9,7 @@ namespace Oubliette.Sessions;
 /// running call of the same tool with the same arguments. A call nobody's stream shows (an agent's shell calling the
 /// gateway by hand, say) is refused.
 /// </summary>
-public sealed class AgentToolCalls(TimeProvider time)
+public sealed class AgentToolCalls
 {
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
     private readonly Lock _gate = new();
@@ -21,7 +21,7 @@ public sealed class AgentToolCalls(TimeProvider time)
     {
         lock (_gate)
         {
-            _pending.Add(new PendingCall(projectId, sessionId, callId, tool, input ?? EmptyObject, time.GetUtcNow()));
+            _pending.Add(new PendingCall(projectId, sessionId, callId, tool, input ?? EmptyObject));
             var added = _added;
             _added = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             added.TrySetResult();
@@ -86,5 +86,5 @@ public sealed class AgentToolCalls(TimeProvider time)
         }
     }
 
-    private sealed record PendingCall(Guid ProjectId, string SessionId, string CallId, string Tool, JsonElement Input, DateTimeOffset StartedAt);
+    private sealed record PendingCall(Guid ProjectId, string SessionId, string CallId, string Tool, JsonElement Input);
 }

@@ -8,8 +8,11 @@ namespace Oubliette.Sessions;
 /// </summary>
 public sealed record CallerBinding(string CallerId, IReadOnlyList<CallerToolDefinition> Tools, ISessionSubscriber Caller)
 {
+    /// <summary>The name the agent's MCP client lists (OpenCode prefixes it with its server name).</summary>
+    public string ExposedName(CallerToolDefinition tool) => $"{CallerId}_{tool.Name}";
+
     public CallerToolDefinition? Find(string exposedName) =>
-        Tools.FirstOrDefault(tool => string.Equals($"{CallerId}_{tool.Name}", exposedName, StringComparison.Ordinal));
+        Tools.FirstOrDefault(tool => string.Equals(ExposedName(tool), exposedName, StringComparison.Ordinal));
 }
 
 public sealed record CallerToolDefinition(string Name, string? Description, JsonElement? InputSchema);

@@ -70,11 +70,14 @@ public sealed partial class SessionService
 
     private (double Cost, double Limit) TreeCost(LiveSession session)
     {
-        var root = session.Metadata.RootSessionId;
-        var cost = _sessions.Values.Where(candidate => candidate.Metadata.RootSessionId == root).Sum(candidate => candidate.Metadata.CostUsd);
+        var cost = TreeMembers(session.Metadata.RootSessionId).Sum(candidate => candidate.Metadata.CostUsd);
         var limit = _projects.TryGetCached(session.Metadata.ProjectId) is { } project ? _projects.LimitsOf(project).MaxCostUsd : _config.Defaults.Limits.MaxCostUsd;
         return (cost, limit);
     }
+
+    /// <summary>Every session of one tree, the root included.</summary>
+    private IEnumerable<LiveSession> TreeMembers(string rootSessionId) =>
+        _sessions.Values.Where(candidate => candidate.Metadata.RootSessionId == rootSessionId);
 
     private void OnAgentEvent(Guid projectId, AgentEvent agentEvent)
     {

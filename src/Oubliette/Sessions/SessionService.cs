@@ -205,9 +205,8 @@ public sealed partial class SessionService
     public SessionTree TreeOf(string sessionId)
     {
         var session = Require(sessionId);
-        var root = session.Metadata.RootSessionId;
-        var members = _sessions.Values.Where(candidate => candidate.Metadata.RootSessionId == root).ToList();
-        return new SessionTree(session.Metadata.SessionId, root, session.Metadata.Depth, members.Count - 1, members.Sum(member => member.Metadata.CostUsd));
+        var members = TreeMembers(session.Metadata.RootSessionId).ToList();
+        return new SessionTree(session.Metadata.SessionId, session.Metadata.RootSessionId, session.Metadata.Depth, members.Count - 1, members.Sum(member => member.Metadata.CostUsd));
     }
 
     private void EnsureTreeMayGrow(SessionMetadata parent, Projects.EffectiveLimits limits)
@@ -220,12 +219,20 @@ public sealed partial class SessionService
                 $"recursion depth limit: a child of session {parent.SessionId} would be at depth {depth}, beyond max_recursion_depth {limits.MaxRecursionDepth}");
         }
 
-        var descendants = _sessions.Values.Count(candidate => candidate.Metadata.RootSessionId == parent.RootSessionId && candidate.Metadata.SessionId != parent.RootSessionId);
+        var descendants = TreeMembers(parent.RootSessionId).Count() - 1;
         if (descendants >= limits.MaxAgentsPerSession)
         {
             _metrics.SessionsSpawned.WithLabels(parent.ProjectId.ToString("D"), "limit_reached").Inc();
             throw new LimitReachedException(
                 $"session tree {parent.RootSessionId} already has {descendants} descendant sessions (max_agents_per_session={limits.MaxAgentsPerSession})");
+        }
+    }
+
+    private static void RequireMaxEvents(int? maxEvents)
+    {
+        if (maxEvents is < 1 or > 10_000)
+        {
+            throw new InvalidArgumentException($"max_events {maxEvents} is out of range (1..10000)");
         }
     }
 
@@ -295,10 +302,7 @@ public sealed partial class SessionService
     /// </summary>
     public TreeEventPage TreeEvents(string sessionId, long sinceIndex, IReadOnlyDictionary<string, long>? cursors, int? maxEvents, ISessionSubscriber? subscriber)
     {
-        if (maxEvents is < 1 or > 10_000)
-        {
-            throw new InvalidArgumentException($"max_events {maxEvents} is out of range (1..10000)");
-        }
+        RequireMaxEvents(maxEvents);
 
         var session = Require(sessionId);
         var members = new List<LiveSession>();
@@ -353,10 +357,7 @@ public sealed partial class SessionService
             throw new InvalidArgumentException($"since_index {sinceIndex} is not valid (-1 for all buffered events, or an event index)");
         }
 
-        if (maxEvents is < 1 or > 10_000)
-        {
-            throw new InvalidArgumentException($"max_events {maxEvents} is out of range (1..10000)");
-        }
+        RequireMaxEvents(maxEvents);
 
         var session = Require(sessionId);
         Subscribe(session, subscriber);

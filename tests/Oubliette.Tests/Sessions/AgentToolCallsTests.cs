@@ -13,7 +13,7 @@ public sealed class AgentToolCallsTests
     [Fact]
     public async Task A_call_is_attributed_to_the_session_whose_stream_shows_the_same_tool_and_arguments()
     {
-        var calls = new AgentToolCalls(TimeProvider.System);
+        var calls = new AgentToolCalls();
         calls.Started(Project, "gogol_a", "call_1", "oubliette_session", Json("""{"action":"spawn","prompt":"x"}"""));
         calls.Started(Project, "gogol_b", "call_2", "oubliette_session", Json("""{"action":"spawn","prompt":"y"}"""));
 
@@ -25,7 +25,7 @@ public sealed class AgentToolCallsTests
     [Fact]
     public async Task A_call_that_arrives_before_its_event_waits_for_it()
     {
-        var calls = new AgentToolCalls(TimeProvider.System);
+        var calls = new AgentToolCalls();
 
         var claim = calls.ClaimAsync(Project, "oubliette_config_limits", Json("{}"), TimeSpan.FromSeconds(5), CancellationToken.None);
         await Task.Delay(50);
@@ -37,7 +37,7 @@ public sealed class AgentToolCallsTests
     [Fact]
     public async Task Each_running_call_is_claimed_once_and_a_call_nobody_made_is_refused()
     {
-        var calls = new AgentToolCalls(TimeProvider.System);
+        var calls = new AgentToolCalls();
         calls.Started(Project, "gogol_a", "call_1", "oubliette_session", Json("""{"action":"get"}"""));
 
         await calls.ClaimAsync(Project, "oubliette_session", Json("""{"action":"get"}"""), Short, CancellationToken.None);
@@ -55,7 +55,7 @@ public sealed class AgentToolCallsTests
     [Fact]
     public async Task The_same_call_from_two_sessions_at_once_is_refused_as_ambiguous_and_finished_calls_are_gone()
     {
-        var calls = new AgentToolCalls(TimeProvider.System);
+        var calls = new AgentToolCalls();
         calls.Started(Project, "gogol_a", "call_1", "oubliette_session", Json("""{"action":"get"}"""));
         calls.Started(Project, "gogol_b", "call_2", "oubliette_session", Json("""{"action":"get"}"""));
 
