@@ -62,11 +62,8 @@ internal static class SessionBench
         var project = await CreateProjectAsync(client, "bench-events");
         await SpawnMeasuredAsync(client, model, project, newSession: true);
         Console.WriteLine($"server pid {server.Pid}");
-        for (var round = 0; round < rounds; round++)
-        {
-            await ThroughputAsync(client, model, server, project);
-            await PipelineCpuAsync(client, model, server, project);
-        }
+        await EventThroughput.RunAsync(client, model, server, project, rounds);
+        await PipelineCpuAsync(client, model, server, project);
 
         await client.CallAsync("project", new { action = "delete", project_id = project, force = true });
     }
@@ -99,7 +96,7 @@ internal static class SessionBench
 
         Console.WriteLine($"warm spawn (container running), median of 20: first agent event {Statistics.Median(firstEvents):0} ms, completion {Statistics.Median(completions):0} ms");
 
-        await ThroughputAsync(client, model, server, project);
+        await EventThroughput.RunAsync(client, model, server, project, rounds: 5);
         await PipelineCpuAsync(client, model, server, project);
         await ChildSpawnAsync(client, model, project, rounds: 10);
 
@@ -122,74 +119,6 @@ internal static class SessionBench
         await client.CallAsync("project", new { action = "delete", project_id = project, force = true });
     }
 
-    private static async Task ThroughputAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
-    {
-        const int deltas = 10_000;
-        model.Enqueue(ScriptStep.Stream([.. Enumerable.Range(0, deltas).Select(index => $"d{index} ")]));
-        var socket = Path.Combine(server.Root, "data", "projects", project, "run", "agent.sock");
-        var clock = Stopwatch.StartNew();
-        using var direct = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var directReader = CountOpenCodeDeltasAsync(socket, deltas, clock, direct.Token);
-        await Task.Delay(300);
-        var cpuBefore = server.CpuSeconds();
-
-        var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project, prompt = "stream a lot", new_session = true });
-        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
-        long since = -1;
-        var seen = 0;
-        var others = new Dictionary<string, int>();
-        var lastSeen = TimeSpan.Zero;
-        var lastAppended = DateTimeOffset.MinValue;
-        var origin = DateTimeOffset.UtcNow - clock.Elapsed;
-        var polls = 0;
-        var pages = new List<string>();
-        var done = false;
-        while (!done)
-        {
-            var pollStarted = clock.Elapsed;
-            var page = await client.CallAsync("session", new { action = "events", session_id = sessionId, since_index = since, max_events = 5000, wait_seconds = 30 });
-            polls++;
-            if (page.Json.GetProperty("events").GetArrayLength() is var count && count > 0)
-            {
-                pages.Add($"{count}@{(clock.Elapsed - pollStarted).TotalMilliseconds:0}ms");
-            }
-
-            foreach (var item in page.Json.GetProperty("events").EnumerateArray())
-            {
-                var type = item.GetProperty("type").GetString();
-                if (type == "delta")
-                {
-                    seen++;
-                    lastSeen = clock.Elapsed;
-                    lastAppended = item.GetProperty("timestamp").GetDateTimeOffset();
-                }
-
-                else
-                {
-                    others[type!] = others.GetValueOrDefault(type!) + 1;
-                }
-
-                done |= type == "completion" || type == "error";
-            }
-
-            since = page.Json.GetProperty("last_event_index").GetInt64();
-        }
-
-        Console.WriteLine($"  other events: {string.Join(", ", others.Select(pair => $"{pair.Key}={pair.Value}"))}");
-        var cpu = server.CpuSeconds() - cpuBefore;
-        var (directCount, directFirst, directLast) = await directReader;
-        await client.CallAsync("session", new { action = "end", session_id = sessionId });
-        // Both rates over the same origin (OpenCode emitting its first delta): the pipeline's includes its lag.
-        var directRate = directCount / (directLast - directFirst).TotalSeconds;
-        var pipelineRate = seen / (lastSeen - directFirst).TotalSeconds;
-        Console.WriteLine($"  pages: {string.Join(" ", pages)}");
-        Console.WriteLine($"  {polls} polls; OpenCode emitted deltas over {(directLast - directFirst).TotalMilliseconds:0} ms; the server appended the last "
-            + $"{(lastAppended - origin - directLast).TotalMilliseconds:0} ms after OpenCode emitted it; the poller saw it {(lastSeen - directLast).TotalMilliseconds:0} ms after");
-        Console.WriteLine($"event throughput, {deltas} streamed deltas: OpenCode's own /global/event {directCount} at {directRate:0} events/s; "
-            + $"through Oubliette to an MCP poller {seen} at {pipelineRate:0} events/s (ratio {pipelineRate / directRate:0.00}); "
-            + $"server CPU {cpu * 1e6 / seen:0} us per event (includes serving the poller)");
-    }
-
     /// <summary>Server CPU per event for the pipeline alone: the deltas land in the buffer and nobody polls until the end.</summary>
     private static async Task PipelineCpuAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
     {
@@ -202,27 +131,6 @@ internal static class SessionBench
         var cpu = server.CpuSeconds() - cpuBefore;
         await client.CallAsync("session", new { action = "end", session_id = sessionId });
         Console.WriteLine($"server CPU per event without a poller (spawn to idle, {deltas} deltas): {cpu * 1e6 / deltas:0} us");
-    }
-
-    private static async Task<(int Count, TimeSpan First, TimeSpan Last)> CountOpenCodeDeltasAsync(string socket, int expected, Stopwatch clock, CancellationToken cancellationToken)
-    {
-        using var http = Oubliette.Agents.OpenCode.UnixSocketHttp.Create(socket);
-        using var response = await http.GetAsync("global/event", HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
-        var count = 0;
-        TimeSpan? first = null;
-        var last = TimeSpan.Zero;
-        while (count < expected && await reader.ReadLineAsync(cancellationToken) is { } line)
-        {
-            if (line.Contains("\"message.part.delta\"", StringComparison.Ordinal))
-            {
-                first ??= clock.Elapsed;
-                last = clock.Elapsed;
-                count++;
-            }
-        }
-
-        return (count, first ?? last, last);
     }
 
     private static async Task<(double FirstEvent, double Completion)> SpawnMeasuredAsync(McpClient client, ScriptedModelServer model, string project, bool newSession)

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json;
+using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Oubliette.Auth;
 using Oubliette.Errors;
@@ -11,12 +12,12 @@ namespace Oubliette.Mcp;
 [McpServerToolType]
 public sealed class SessionTool(SessionService sessions, Authorizer authorizer, CallerContext callerContext)
 {
-    [McpServerTool(Name = "session", UseStructuredContent = true)]
+    [McpServerTool(Name = "session", UseStructuredContent = true, OutputSchemaType = typeof(SessionToolResult))]
     [Description("Agent sessions. spawn {project_id, prompt, workspace_id?, create_workspace?, new_session?, model?} returns at once; "
         + "message {session_id | project_id, message}; spawn and message take caller_id + caller_tools; get {session_id}; list {project_id, status?}; events {session_id, since_index?, max_events?, wait_seconds?, include_children?, cursors?}; "
         + "wait {session_id, until: idle|completed, timeout_seconds}; end {session_id}; cleanup {project_id?, max_age_hours?}. "
         + "tool_call, tool_result, completion and error events are also pushed as notifications/message (logger oubliette.session).")]
-    public async Task<SessionToolResult> RunAsync(
+    public async Task<CallToolResult> RunAsync(
         McpServer server,
         [Description("spawn | message | get | list | events | wait | end | cleanup")] string action,
         [Description("spawn, list, cleanup; message without session_id")] string? project_id = null,
@@ -64,7 +65,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
                     new SpawnRequest(projectId, prompt ?? message, OptionalId("workspace_id", workspace_id), create_workspace ?? false, new_session ?? false, model, autonomy, reasoning,
                         ParentSessionId: agentSession, Caller: lent),
                     caller.TokenId, subscriber, cancellationToken);
-                return Spawned(spawned);
+                return StructuredResult.Of(Spawned(spawned));
             }
 
             case "message" when session_id is null:
@@ -79,7 +80,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
                 var spawned = await sessions.SpawnAsync(
                     new SpawnRequest(projectId, message ?? prompt, OptionalId("workspace_id", workspace_id), false, false, model, Caller: lent),
                     caller.TokenId, subscriber, cancellationToken);
-                return Spawned(spawned);
+                return StructuredResult.Of(Spawned(spawned));
             }
 
             case "message":
@@ -89,30 +90,30 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
                     throw new ForbiddenException($"session {session_id} is not a descendant of the calling session {agentSession}; an agent messages only its own children");
                 }
 
-                return Spawned(await sessions.MessageAsync(session_id, message ?? prompt, subscriber, cancellationToken, lent));
+                return StructuredResult.Of(Spawned(await sessions.MessageAsync(session_id, message ?? prompt, subscriber, cancellationToken, lent)));
             case "get":
                 authorizer.Demand(caller, "session.get", sessions.ProjectOf(session_id));
-                return new SessionToolResult(Session: SessionView.From(sessions.Get(session_id!)));
+                return StructuredResult.Of(new SessionToolResult(Session: SessionView.From(sessions.Get(session_id!))));
             case "list":
             {
                 var projectId = ProjectIds.Parse("project_id", project_id);
                 authorizer.Demand(caller, "session.list", projectId);
-                return new SessionToolResult(Sessions: [.. sessions.List(projectId, status).Select(SessionView.From)]);
+                return StructuredResult.Of(new SessionToolResult(Sessions: [.. sessions.List(projectId, status).Select(SessionView.From)]));
             }
 
             case "events" when include_children == true:
             {
                 authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
                 var tree = sessions.TreeEvents(session_id!, since_index ?? -1, cursors, max_events, subscriber);
-                return new SessionToolResult(SessionId: session_id, Events: tree.Events, Cursors: tree.Cursors, Dropped: tree.Dropped > 0 ? tree.Dropped : null);
+                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Events: tree.Events, Cursors: tree.Cursors, Dropped: tree.Dropped > 0 ? tree.Dropped : null));
             }
 
             case "events":
             {
                 authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
                 var (page, current) = await sessions.EventsAsync(session_id!, since_index ?? -1, max_events, wait_seconds, subscriber, cancellationToken);
-                return new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastEventIndex: page.LastIndex,
-                    Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null);
+                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastEventIndex: page.LastIndex,
+                    Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null));
             }
 
             case "wait":
@@ -121,17 +122,17 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
                 // An agent's MCP client gives up on a call after 60 s: its waits end before that.
                 var seconds = caller.IsAgent ? Math.Min(timeout_seconds ?? AgentWaitSeconds, AgentWaitSeconds) : timeout_seconds;
                 var waited = await sessions.WaitAsync(session_id!, until, seconds, cancellationToken);
-                return new SessionToolResult(SessionId: waited.SessionId, Status: waited.Status, Reached: waited.Reached, LastEventIndex: waited.LastEventIndex);
+                return StructuredResult.Of(new SessionToolResult(SessionId: waited.SessionId, Status: waited.Status, Reached: waited.Reached, LastEventIndex: waited.LastEventIndex));
             }
 
             case "end":
                 authorizer.Demand(caller, "session.end", sessions.ProjectOf(session_id));
-                return new SessionToolResult(Session: SessionView.From(await sessions.EndAsync(session_id!, caller.TokenId, cancellationToken)));
+                return StructuredResult.Of(new SessionToolResult(Session: SessionView.From(await sessions.EndAsync(session_id!, caller.TokenId, cancellationToken))));
             default:
             {
                 Guid? projectId = project_id is null ? null : ProjectIds.Parse("project_id", project_id);
                 authorizer.Demand(caller, "session.cleanup", projectId ?? (caller.Scope.IsGlobal ? Guid.Empty : null));
-                return new SessionToolResult(Removed: sessions.Cleanup(projectId, max_age_hours));
+                return StructuredResult.Of(new SessionToolResult(Removed: sessions.Cleanup(projectId, max_age_hours)));
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Text;
 using Oubliette.Errors;
 
 namespace Oubliette.Sessions;
@@ -6,22 +7,35 @@ namespace Oubliette.Sessions;
 /// The newest events of a session, with monotonic indices. Reading from before the oldest kept event is not an error:
 /// the page says how many were dropped. <c>max</c> limits a page without ever skipping an event.
 /// </summary>
+/// <remarks>
+/// Consecutive text deltas that nobody has been shown yet are merged into one <c>delta</c> event (up to
+/// <see cref="MaxMergedDeltaLength"/> characters): a reader that keeps up sees every delta as it comes, a reader that
+/// falls behind gets the same text in fewer events, and a burst of thousands of tiny deltas neither pushes the rest of
+/// the turn out of the buffer nor costs a page per delta. An event that has been read, or whose index was handed out as
+/// a cursor, never changes again.
+/// </remarks>
 public sealed class EventRing(int capacity, long firstIndex = 0)
 {
+    public const int MaxMergedDeltaLength = 4096;
+
     private readonly SessionEvent[] _items = new SessionEvent[capacity];
     private readonly Lock _gate = new();
     private readonly long _start = firstIndex;
     private long _next = firstIndex;
+    private long _shown = firstIndex - 1;
     private TaskCompletionSource? _appended;
 
-    public long NextIndex
+    // The text of the newest event while deltas are still being merged into it (its stored Text is stale until shown).
+    private StringBuilder? _openDelta;
+
+    /// <summary>The index of the newest event (or one before the first), as a cursor for a caller: that event is now fixed.</summary>
+    public long TakeCursor()
     {
-        get
+        lock (_gate)
         {
-            lock (_gate)
-            {
-                return _next;
-            }
+            CloseDelta();
+            _shown = _next - 1;
+            return _shown;
         }
     }
 
@@ -29,13 +43,31 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
     {
         lock (_gate)
         {
-            var item = create(_next);
-            _items[_next % capacity] = item;
-            _next++;
-            // Only a waiting reader costs the writer anything: no allocation per event while nobody long-polls.
-            _appended?.TrySetResult();
-            _appended = null;
-            return item;
+            CloseDelta();
+            return AppendLocked(create);
+        }
+    }
+
+    /// <summary>
+    /// Appends a text delta, or adds its text to the newest event when that is a delta nobody has seen yet.
+    /// Returns the new event, or null when the text was merged.
+    /// </summary>
+    public SessionEvent? AppendDelta(string text, Func<long, SessionEvent> create)
+    {
+        lock (_gate)
+        {
+            if (_next - 1 > _shown && _items[(_next - 1) % capacity] is { Type: "delta" } newest)
+            {
+                _openDelta ??= new StringBuilder(newest.Text, MaxMergedDeltaLength);
+                if (_openDelta.Length + text.Length <= MaxMergedDeltaLength)
+                {
+                    _openDelta.Append(text);
+                    return null;
+                }
+            }
+
+            CloseDelta();
+            return AppendLocked(create);
         }
     }
 
@@ -69,13 +101,44 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
             var dropped = from < oldest ? oldest - from : 0;
             from = Math.Max(from, oldest);
             var count = (int)Math.Min(_next - from, max ?? int.MaxValue);
+            if (count > 0 && from + count == _next)
+            {
+                CloseDelta();
+            }
+
             var events = new SessionEvent[count];
             for (var offset = 0; offset < count; offset++)
             {
                 events[offset] = _items[(from + offset) % capacity];
             }
 
-            return new EventPage(events, count > 0 ? events[^1].Index : Math.Max(sinceIndex, from - 1), dropped, oldest);
+            var lastIndex = count > 0 ? events[^1].Index : Math.Max(sinceIndex, from - 1);
+            _shown = Math.Max(_shown, lastIndex);
+            return new EventPage(events, lastIndex, dropped, oldest);
         }
+    }
+
+    private SessionEvent AppendLocked(Func<long, SessionEvent> create)
+    {
+        var item = create(_next);
+        _items[_next % capacity] = item;
+        _next++;
+        // Only a waiting reader costs the writer anything: no allocation per event while nobody long-polls.
+        _appended?.TrySetResult();
+        _appended = null;
+        return item;
+    }
+
+    /// <summary>Writes the merged text into the newest event: it is about to be shown, or another event follows it.</summary>
+    private void CloseDelta()
+    {
+        if (_openDelta is null)
+        {
+            return;
+        }
+
+        var slot = (_next - 1) % capacity;
+        _items[slot] = _items[slot] with { Text = _openDelta.ToString() };
+        _openDelta = null;
     }
 }

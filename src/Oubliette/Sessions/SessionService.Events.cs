@@ -97,7 +97,7 @@ public sealed partial class SessionService
 
                 break;
             case AgentEventKind.Delta:
-                Emit(session, "delta", text: agentEvent.Text);
+                EmitDelta(session, agentEvent.Text ?? "");
                 break;
             case AgentEventKind.Message:
                 lock (session.Gate)
@@ -277,7 +277,31 @@ public sealed partial class SessionService
         var now = _time.GetUtcNow();
         var appended = session.Events.Append(index =>
             new SessionEvent(index, now, type, sessionId, text, tool, callId, input, output, isError, tokensIn, tokensOut, cost, status, message));
-        _metrics.SessionEvents.WithLabels(type).Inc();
+        Appended(session, appended);
+
+        if (type is "tool_call" or "tool_result" or "completion" or "error")
+        {
+            foreach (var subscriber in session.Subscribers.Values)
+            {
+                _ = PushAsync(session, subscriber, appended);
+            }
+        }
+    }
+
+    /// <summary>A text delta: a new event, or more text for the newest one while nobody has read it (see <see cref="EventRing"/>).</summary>
+    private void EmitDelta(LiveSession session, string text)
+    {
+        var sessionId = session.Metadata.SessionId;
+        var now = _time.GetUtcNow();
+        if (session.Events.AppendDelta(text, index => new SessionEvent(index, now, "delta", sessionId, text)) is { } appended)
+        {
+            Appended(session, appended);
+        }
+    }
+
+    private void Appended(LiveSession session, SessionEvent appended)
+    {
+        _metrics.SessionEvents.WithLabels(appended.Type).Inc();
         if (appended.Index >= session.Metadata.ReservedEventIndex)
         {
             lock (session.Gate)
@@ -286,14 +310,6 @@ public sealed partial class SessionService
             }
 
             _ = PersistLoggedAsync(session);
-        }
-
-        if (type is "tool_call" or "tool_result" or "completion" or "error")
-        {
-            foreach (var subscriber in session.Subscribers.Values)
-            {
-                _ = PushAsync(session, subscriber, appended);
-            }
         }
     }
 

@@ -388,7 +388,7 @@ public sealed partial class SessionService
             var reached = target == "idle" ? status is SessionStatus.Idle || SessionStatus.IsFinal(status) : SessionStatus.IsFinal(status);
             if (reached)
             {
-                return new WaitResult(sessionId, status, true, session.Events.NextIndex - 1);
+                return new WaitResult(sessionId, status, true, session.Events.TakeCursor());
             }
 
             try
@@ -397,7 +397,7 @@ public sealed partial class SessionService
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return new WaitResult(sessionId, session.Metadata.Status, false, session.Events.NextIndex - 1);
+                return new WaitResult(sessionId, session.Metadata.Status, false, session.Events.TakeCursor());
             }
         }
     }
@@ -574,7 +574,7 @@ public sealed partial class SessionService
         $"gogol_{now.UtcDateTime:yyyyMMdd}_{now.UtcDateTime:HHmmss}_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
 
     private static SpawnResult Result(LiveSession session, bool resumed) =>
-        new(session.Metadata.SessionId, session.Metadata.Status, resumed, session.Metadata.WorkspaceId, session.Events.NextIndex - 1);
+        new(session.Metadata.SessionId, session.Metadata.Status, resumed, session.Metadata.WorkspaceId, session.Events.TakeCursor());
 
     private static void Subscribe(LiveSession session, ISessionSubscriber? subscriber)
     {

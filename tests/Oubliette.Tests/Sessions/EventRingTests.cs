@@ -97,4 +97,120 @@ public sealed class EventRingTests
         Assert.False(wokeEarly);
         Assert.True(ring.WhenAfterAsync(1).IsCompleted);
     }
+
+    private static SessionEvent? Delta(EventRing ring, string text) =>
+        ring.AppendDelta(text, index => new SessionEvent(index, DateTimeOffset.UnixEpoch, "delta", "s", Text: text));
+
+    private static void Status(EventRing ring) =>
+        ring.Append(index => new SessionEvent(index, DateTimeOffset.UnixEpoch, "status", "s", Status: "running"));
+
+    [Fact]
+    public void Deltas_nobody_has_read_become_one_event_with_all_their_text()
+    {
+        var ring = new EventRing(10);
+        Status(ring);
+        Assert.NotNull(Delta(ring, "Hel"));
+        Assert.Null(Delta(ring, "lo "));
+        Assert.Null(Delta(ring, "world"));
+
+        var page = ring.Read(-1, null);
+
+        Assert.Equal([0L, 1], page.Events.Select(item => item.Index));
+        Assert.Equal("Hello world", page.Events[1].Text);
+    }
+
+    [Fact]
+    public void A_delta_that_was_read_never_changes_and_the_next_text_is_a_new_event()
+    {
+        var ring = new EventRing(10);
+        Delta(ring, "a");
+        Delta(ring, "b");
+        var first = ring.Read(-1, null);
+        Delta(ring, "c");
+        Delta(ring, "d");
+
+        var again = ring.Read(-1, null);
+
+        Assert.Equal("ab", Assert.Single(first.Events).Text);
+        Assert.Equal(["ab", "cd"], again.Events.Select(item => item.Text));
+        Assert.Equal("cd", Assert.Single(ring.Read(first.LastIndex, null).Events).Text);
+    }
+
+    [Fact]
+    public void A_cursor_handed_out_fixes_the_newest_event()
+    {
+        var ring = new EventRing(10);
+        Delta(ring, "a");
+        var cursor = ring.TakeCursor();
+        Delta(ring, "b");
+
+        var page = ring.Read(cursor, null);
+
+        Assert.Equal(0, cursor);
+        Assert.Equal("b", Assert.Single(page.Events).Text);
+        Assert.Equal("a", ring.Read(-1, null).Events[0].Text);
+    }
+
+    [Fact]
+    public void Another_event_ends_the_merge_and_keeps_the_merged_text()
+    {
+        var ring = new EventRing(10);
+        Delta(ring, "a");
+        Delta(ring, "b");
+        Status(ring);
+        Delta(ring, "c");
+
+        var page = ring.Read(-1, null);
+
+        Assert.Equal(["delta", "status", "delta"], page.Events.Select(item => item.Type));
+        Assert.Equal("ab", page.Events[0].Text);
+        Assert.Equal("c", page.Events[2].Text);
+    }
+
+    [Fact]
+    public void A_merged_delta_stops_growing_at_its_limit_and_no_text_is_lost()
+    {
+        var ring = new EventRing(100);
+        var piece = new string('x', 1000);
+        for (var count = 0; count < 10; count++)
+        {
+            Delta(ring, piece);
+        }
+
+        var page = ring.Read(-1, null);
+
+        Assert.All(page.Events, item => Assert.True(item.Text!.Length <= EventRing.MaxMergedDeltaLength));
+        Assert.Equal(10_000, page.Events.Sum(item => item.Text!.Length));
+        Assert.Equal(3, page.Events.Count);
+    }
+
+    [Fact]
+    public void A_page_cut_short_by_max_events_leaves_the_newest_delta_open_and_the_rest_arrives_whole()
+    {
+        var ring = new EventRing(10);
+        Status(ring);
+        Status(ring);
+        Delta(ring, "a");
+        var first = ring.Read(-1, 1);
+        Delta(ring, "b");
+
+        var rest = ring.Read(first.LastIndex, null);
+
+        Assert.Equal([1L, 2], rest.Events.Select(item => item.Index));
+        Assert.Equal("ab", rest.Events[1].Text);
+    }
+
+    [Fact]
+    public async Task A_waiter_wakes_on_a_new_delta_event()
+    {
+        var ring = new EventRing(10);
+        Delta(ring, "a");
+        var cursor = ring.Read(-1, null).LastIndex;
+
+        var waiting = ring.WhenAfterAsync(cursor);
+        Delta(ring, "b");
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal("b", Assert.Single(ring.Read(cursor, null).Events).Text);
+    }
 }

@@ -1,6 +1,6 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Oubliette.Containers;
@@ -228,28 +228,7 @@ public sealed partial class OpenCodeRuntime(
                 using var response = await connection.Http.GetAsync("global/event", HttpCompletionOption.ResponseHeadersRead, token);
                 response.EnsureSuccessStatusCode();
                 await using var stream = await response.Content.ReadAsStreamAsync(token);
-                using var reader = new StreamReader(stream, Encoding.UTF8);
-                while (await reader.ReadLineAsync(token) is { } line)
-                {
-                    if (!line.StartsWith("data:", StringComparison.Ordinal))
-                    {
-                        continue;
-                    }
-
-                    using var document = JsonDocument.Parse(line.AsMemory(5));
-                    var payload = document.RootElement.TryGetProperty("payload", out var wrapped) ? wrapped : document.RootElement;
-                    if (payload.TryGetProperty("type", out var type) && type.GetString() == "server.connected")
-                    {
-                        connection.Connected.TrySetResult();
-                        hub.PublishConnected(projectId);
-                        continue;
-                    }
-
-                    if (mapper.Map(payload) is { } agentEvent)
-                    {
-                        hub.Publish(projectId, agentEvent);
-                    }
-                }
+                await ServerSentEventReader.ReadDataAsync(stream, data => Dispatch(projectId, connection, mapper, data), token);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -277,6 +256,33 @@ public sealed partial class OpenCodeRuntime(
                 // Closed (project deleted, server stopping) while finding out why the stream ended.
                 return;
             }
+        }
+    }
+
+    private void Dispatch(Guid projectId, AgentConnection connection, OpenCodeEventMapper mapper, ReadOnlySequence<byte> data)
+    {
+        if (OpenCodeDeltaReader.TryRead(data, out var delta))
+        {
+            if (delta is not null)
+            {
+                hub.Publish(projectId, delta);
+            }
+
+            return;
+        }
+
+        using var document = JsonDocument.Parse(data);
+        var payload = document.RootElement.TryGetProperty("payload", out var wrapped) ? wrapped : document.RootElement;
+        if (payload.TryGetProperty("type", out var type) && type.ValueEquals("server.connected"u8))
+        {
+            connection.Connected.TrySetResult();
+            hub.PublishConnected(projectId);
+            return;
+        }
+
+        if (mapper.Map(payload) is { } agentEvent)
+        {
+            hub.Publish(projectId, agentEvent);
         }
     }
 
