@@ -16,7 +16,7 @@ if (args.Contains("--children-only"))
 
 if (args.Contains("--events-only"))
 {
-    await SessionBench.RunEventsAsync(rounds: int.TryParse(Environment.GetEnvironmentVariable("BENCH_ROUNDS"), out var rounds) ? rounds : 5);
+    await SessionBench.RunEventsAsync(rounds: int.TryParse(Environment.GetEnvironmentVariable("BENCH_ROUNDS"), out var rounds) ? rounds : 9);
     return;
 }
 

@@ -96,7 +96,7 @@ internal static class SessionBench
 
         Console.WriteLine($"warm spawn (container running), median of 20: first agent event {Statistics.Median(firstEvents):0} ms, completion {Statistics.Median(completions):0} ms");
 
-        await EventThroughput.RunAsync(client, model, server, project, rounds: 5);
+        await EventThroughput.RunAsync(client, model, server, project, rounds: 9);
         await PipelineCpuAsync(client, model, server, project);
         await ChildSpawnAsync(client, model, project, rounds: 10);
 
@@ -130,7 +130,7 @@ internal static class SessionBench
         await client.CallAsync("session", new { action = "wait", session_id = sessionId, until = "idle", timeout_seconds = 120 });
         var cpu = server.CpuSeconds() - cpuBefore;
         await client.CallAsync("session", new { action = "end", session_id = sessionId });
-        Console.WriteLine($"server CPU per event without a poller (spawn to idle, {deltas} deltas): {cpu * 1e6 / deltas:0} us");
+        Console.WriteLine($"server CPU per delta without a poller (spawn to idle, {deltas} deltas): {cpu * 1e6 / deltas:0} us");
     }
 
     private static async Task<(double FirstEvent, double Completion)> SpawnMeasuredAsync(McpClient client, ScriptedModelServer model, string project, bool newSession)
