@@ -52,7 +52,7 @@ public sealed partial class LlmRelay(
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         var model = ModelOf(body, provider);
         var target = new Uri($"{(credential.BaseUrl ?? DefaultBaseUrl(credential.Kind)).TrimEnd('/')}/{path}{context.Request.QueryString}");
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target) { Content = new ByteArrayContent(body.ToArray()) };
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target) { Content = new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length) };
         foreach (var (name, values) in context.Request.Headers)
         {
             if (HopHeaders.Contains(name))

@@ -44,7 +44,7 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
         lock (_gate)
         {
             CloseDelta();
-            return AppendLocked(create);
+            return AppendLocked(create(_next));
         }
     }
 
@@ -52,7 +52,7 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
     /// Appends a text delta, or adds its text to the newest event when that is a delta nobody has seen yet.
     /// Returns the new event, or null when the text was merged.
     /// </summary>
-    public SessionEvent? AppendDelta(string text, Func<long, SessionEvent> create)
+    public SessionEvent? AppendDelta(string sessionId, DateTimeOffset timestamp, string text)
     {
         lock (_gate)
         {
@@ -67,7 +67,7 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
             }
 
             CloseDelta();
-            return AppendLocked(create);
+            return AppendLocked(new SessionEvent(_next, timestamp, "delta", sessionId, text));
         }
     }
 
@@ -118,9 +118,8 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
         }
     }
 
-    private SessionEvent AppendLocked(Func<long, SessionEvent> create)
+    private SessionEvent AppendLocked(SessionEvent item)
     {
-        var item = create(_next);
         _items[_next % capacity] = item;
         _next++;
         // Only a waiting reader costs the writer anything: no allocation per event while nobody long-polls.

@@ -291,9 +291,7 @@ public sealed partial class SessionService
     /// <summary>A text delta: a new event, or more text for the newest one while nobody has read it (see <see cref="EventRing"/>).</summary>
     private void EmitDelta(LiveSession session, string text)
     {
-        var sessionId = session.Metadata.SessionId;
-        var now = _time.GetUtcNow();
-        if (session.Events.AppendDelta(text, index => new SessionEvent(index, now, "delta", sessionId, text)) is { } appended)
+        if (session.Events.AppendDelta(session.Metadata.SessionId, _time.GetUtcNow(), text) is { } appended)
         {
             Appended(session, appended);
         }

@@ -18,7 +18,8 @@ public sealed partial class SessionService
     private const long IndexReservation = 10_000;
     private readonly ConcurrentDictionary<string, LiveSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(Guid Project, string AgentSession), LiveSession> _byAgentSession = new();
-    private readonly SemaphoreSlim _spawnGate = new(1, 1);
+    // Limits are per project (a child stays in its parent's project): one project's cold start never holds up another's spawns.
+    private readonly KeyedLocks _spawnLocks = new();
     private readonly ProjectService _projects;
     private readonly IAgentRuntime _agents;
     private readonly OpenCodeConfigWriter _models;
@@ -89,7 +90,7 @@ public sealed partial class SessionService
         var reasoning = ConfigParser.RequireLevel("reasoning", request.Reasoning ?? project.Reasoning);
 
         LiveSession session;
-        await _spawnGate.WaitAsync(cancellationToken);
+        var spawnLock = await _spawnLocks.AcquireAsync(project.Id, cancellationToken);
         try
         {
             var limits = _projects.LimitsOf(project);
@@ -144,7 +145,7 @@ public sealed partial class SessionService
         }
         finally
         {
-            _spawnGate.Release();
+            spawnLock.Dispose();
         }
 
         if (parent is not null)

@@ -99,7 +99,7 @@ public sealed class EventRingTests
     }
 
     private static SessionEvent? Delta(EventRing ring, string text) =>
-        ring.AppendDelta(text, index => new SessionEvent(index, DateTimeOffset.UnixEpoch, "delta", "s", Text: text));
+        ring.AppendDelta("s", DateTimeOffset.UnixEpoch, text);
 
     private static void Status(EventRing ring) =>
         ring.Append(index => new SessionEvent(index, DateTimeOffset.UnixEpoch, "status", "s", Status: "running"));

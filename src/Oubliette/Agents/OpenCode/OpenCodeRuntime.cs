@@ -111,6 +111,7 @@ public sealed partial class OpenCodeRuntime(
         {
             body["tools"] = new JsonObject([.. tools.Select(pair => KeyValuePair.Create(pair.Key, (JsonNode?)JsonValue.Create(pair.Value)))]);
         }
+
         using var response = await Connection(project.Id).PostAsJsonAsync(
             $"session/{Uri.EscapeDataString(agentSessionId)}/prompt_async?directory={Uri.EscapeDataString(directory)}", body, cancellationToken);
         await EnsureSuccessAsync(response, "send the prompt", cancellationToken);
