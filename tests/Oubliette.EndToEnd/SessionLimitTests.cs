@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using Oubliette.Testing;
 
 namespace Oubliette.EndToEnd;
@@ -120,6 +121,42 @@ public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.Equal(last + 1, woken.Json.GetProperty("events")[0].GetProperty("index").GetInt64());
         Assert.True(bad.IsError);
         Assert.Contains("wait_seconds 301 is out of range (0..300)", bad.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_long_poller_gets_a_fast_stream_whole_and_in_order_in_far_fewer_events_than_deltas()
+    {
+        var pieces = Enumerable.Range(0, 2000).Select(index => $"p{index} ").ToArray();
+        _fixture.Model.Enqueue(ScriptStep.Stream(pieces));
+        var sessionId = await _fixture.SpawnAsync("Stream it");
+
+        var text = new StringBuilder();
+        var deltaEvents = 0;
+        var polls = 0;
+        long since = -1;
+        var done = false;
+        while (!done && polls < 1000)
+        {
+            var page = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = since, wait_seconds = 30 });
+            polls++;
+            foreach (var item in page.Json.GetProperty("events").EnumerateArray())
+            {
+                var type = item.GetProperty("type").GetString();
+                if (type == "delta")
+                {
+                    deltaEvents++;
+                    text.Append(item.GetProperty("text").GetString());
+                }
+
+                done |= type is "completion" or "error";
+            }
+
+            since = page.Json.GetProperty("last_event_index").GetInt64();
+        }
+
+        Assert.True(done, $"no completion after {polls} polls");
+        Assert.Equal(string.Concat(pieces), text.ToString());
+        Assert.True(deltaEvents <= pieces.Length / 50, $"{pieces.Length} deltas came as {deltaEvents} events in {polls} polls");
     }
 
     [Fact]

@@ -24,6 +24,7 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
     private long _next = firstIndex;
     private long _shown = firstIndex - 1;
     private TaskCompletionSource? _appended;
+    private long _changes;
 
     // The text of the newest event while deltas are still being merged into it (its stored Text is stale until shown).
     private StringBuilder? _openDelta;
@@ -62,6 +63,7 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
                 if (_openDelta.Length + text.Length <= MaxMergedDeltaLength)
                 {
                     _openDelta.Append(text);
+                    _changes++;
                     return null;
                 }
             }
@@ -71,12 +73,43 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
         }
     }
 
-    /// <summary>Completes once an event after <paramref name="lastIndex"/> exists (at once if one already does).</summary>
-    public Task WhenAfterAsync(long lastIndex)
+    /// <summary>The index of the newest event (one before the first while there is none).</summary>
+    public long NewestIndex
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _next - 1;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A count of changes (events appended, deltas merged) while the newest event is a delta nobody has read, which may
+    /// still grow; null when it is not.
+    /// </summary>
+    public long? UnreadDeltaChanges
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _next - 1 > _shown && _items[(_next - 1) % capacity] is { Type: "delta" } ? _changes : null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Completes once an event after <paramref name="sinceIndex"/> (-1: any buffered event) exists, at once if one
+    /// already does.
+    /// </summary>
+    public Task WhenAfterAsync(long sinceIndex)
     {
         lock (_gate)
         {
-            if (_next - 1 > lastIndex)
+            RequireKnown(sinceIndex);
+            if (_next - 1 > Math.Max(sinceIndex, _start - 1))
             {
                 return Task.CompletedTask;
             }
@@ -90,12 +123,7 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
     {
         lock (_gate)
         {
-            var last = _next - 1;
-            if (sinceIndex > last)
-            {
-                throw new InvalidArgumentException($"since_index {sinceIndex} is beyond the last event index {last} (use -1 for all buffered events)");
-            }
-
+            RequireKnown(sinceIndex);
             var oldest = Math.Max(_start, _next - capacity);
             var from = sinceIndex < 0 ? oldest : sinceIndex + 1;
             var dropped = from < oldest ? oldest - from : 0;
@@ -118,10 +146,19 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
         }
     }
 
+    private void RequireKnown(long sinceIndex)
+    {
+        if (sinceIndex > _next - 1)
+        {
+            throw new InvalidArgumentException($"since_index {sinceIndex} is beyond the last event index {_next - 1} (use -1 for all buffered events)");
+        }
+    }
+
     private SessionEvent AppendLocked(SessionEvent item)
     {
         _items[_next % capacity] = item;
         _next++;
+        _changes++;
         // Only a waiting reader costs the writer anything: no allocation per event while nobody long-polls.
         _appended?.TrySetResult();
         _appended = null;

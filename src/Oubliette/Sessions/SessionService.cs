@@ -30,6 +30,7 @@ public sealed partial class SessionService
     private readonly AuditLog _audit;
     private readonly AgentToolCalls _agentToolCalls;
     private readonly TimeProvider _time;
+    private readonly DeltaGathering _gathering;
     private readonly ILogger<SessionService> _logger;
 
     public SessionService(
@@ -56,6 +57,7 @@ public sealed partial class SessionService
         _activeCounts = activeCounts;
         _audit = audit;
         _time = time;
+        _gathering = new DeltaGathering(time);
         _logger = logger;
         hub.Subscribe(OnAgentEvent, OnAgentLost, OnAgentConnected);
     }
@@ -262,7 +264,8 @@ public sealed partial class SessionService
 
     /// <summary>
     /// Events after <paramref name="sinceIndex"/>; with <paramref name="waitSeconds"/>, an empty page waits for the next
-    /// event (long poll) so that a poller does not spin while the agent thinks.
+    /// event (long poll) so that a poller does not spin while the agent thinks, and a page that ends in text still
+    /// streaming is held a moment while it grows (<see cref="DeltaGathering"/>).
     /// </summary>
     public async Task<(EventPage Page, string Status)> EventsAsync(
         string sessionId, long sinceIndex, int? maxEvents, double? waitSeconds, ISessionSubscriber? subscriber, CancellationToken cancellationToken)
@@ -272,28 +275,26 @@ public sealed partial class SessionService
             throw new InvalidArgumentException($"wait_seconds {waitSeconds} is out of range (0..300)");
         }
 
-        var read = Events(sessionId, sinceIndex, maxEvents, subscriber);
-        if (read.Page.Events.Count > 0 || waitSeconds is not > 0)
+        if (waitSeconds is not > 0)
         {
-            return read;
+            return Events(sessionId, sinceIndex, maxEvents, subscriber);
         }
 
-        var session = Require(sessionId);
-        if (session.Metadata.Ended)
+        var session = Prepare(sessionId, sinceIndex, maxEvents, subscriber);
+        if (!session.Metadata.Ended)
         {
-            return read;
+            try
+            {
+                await session.Events.WhenAfterAsync(sinceIndex).WaitAsync(TimeSpan.FromSeconds(waitSeconds.Value), _time, cancellationToken);
+                await _gathering.WhileGrowingAsync(session.Events, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // Nothing new in time: the page is empty.
+            }
         }
 
-        try
-        {
-            await session.Events.WhenAfterAsync(read.Page.LastIndex).WaitAsync(TimeSpan.FromSeconds(waitSeconds.Value), cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            return read;
-        }
-
-        return Events(sessionId, sinceIndex, maxEvents, subscriber: null);
+        return (session.Events.Read(sinceIndex, maxEvents), session.Metadata.Status);
     }
 
     /// <summary>
@@ -353,6 +354,12 @@ public sealed partial class SessionService
 
     public (EventPage Page, string Status) Events(string sessionId, long sinceIndex, int? maxEvents, ISessionSubscriber? subscriber)
     {
+        var session = Prepare(sessionId, sinceIndex, maxEvents, subscriber);
+        return (session.Events.Read(sinceIndex, maxEvents), session.Metadata.Status);
+    }
+
+    private LiveSession Prepare(string sessionId, long sinceIndex, int? maxEvents, ISessionSubscriber? subscriber)
+    {
         if (sinceIndex < -1)
         {
             throw new InvalidArgumentException($"since_index {sinceIndex} is not valid (-1 for all buffered events, or an event index)");
@@ -362,7 +369,7 @@ public sealed partial class SessionService
 
         var session = Require(sessionId);
         Subscribe(session, subscriber);
-        return (session.Events.Read(sinceIndex, maxEvents), session.Metadata.Status);
+        return session;
     }
 
     public async Task<WaitResult> WaitAsync(string sessionId, string? until, int? timeoutSeconds, CancellationToken cancellationToken)

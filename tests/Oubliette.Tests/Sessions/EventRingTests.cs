@@ -213,4 +213,26 @@ public sealed class EventRingTests
 
         Assert.Equal("b", Assert.Single(ring.Read(cursor, null).Events).Text);
     }
+
+    [Fact]
+    public void Waiting_after_an_index_beyond_the_last_is_an_error_not_a_wait_forever()
+    {
+        var ring = Filled(10, 3);
+
+        var error = Assert.Throws<InvalidArgumentException>(() => { _ = ring.WhenAfterAsync(7); });
+        Assert.Contains("since_index 7 is beyond the last event index 2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_ring_restored_after_a_restart_waits_for_its_first_event_from_any_cursor()
+    {
+        var ring = new EventRing(10, firstIndex: 500);
+
+        var fromStart = ring.WhenAfterAsync(-1);
+        var wokeEarly = fromStart.IsCompleted;
+        Status(ring);
+
+        Assert.False(wokeEarly);
+        Assert.True(fromStart.IsCompleted);
+    }
 }
