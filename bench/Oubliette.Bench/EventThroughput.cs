@@ -27,10 +27,10 @@ internal static class EventThroughput
         {
             var own = await OpenCodeRoundAsync(client, model, server, project);
             var through = await PipelineRoundAsync(client, model, server, project);
-            Console.WriteLine($"  round {round}{(round == 0 ? " (warm-up)" : "")}: OpenCode's own stream {own:0} deltas/s; {through.Summary}");
+            Console.WriteLine($"  round {round}{(round == 0 ? " (warm-up)" : "")}: {own.Summary}; {through.Summary}");
             if (round > 0)
             {
-                direct.Add(own);
+                direct.Add(own.Rate);
                 pipeline.Add(through.Rate);
             }
         }
@@ -41,7 +41,7 @@ internal static class EventThroughput
             + $"through Oubliette to an MCP poller {pipelineMedian:0} deltas/s (ratio {pipelineMedian / directMedian:0.00})");
     }
 
-    private static async Task<double> OpenCodeRoundAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
+    private static async Task<(double Rate, string Summary)> OpenCodeRoundAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
     {
         model.Enqueue(Stream());
         var socket = Path.Combine(server.Root, "data", "projects", project, "run", "agent.sock");
@@ -50,10 +50,15 @@ internal static class EventThroughput
         // The reader must be attached before the agent starts streaming.
         await Task.Delay(300);
         var sessionId = await SpawnAsync(client, project);
-        var window = await reader;
+        var (window, first) = await reader;
         await client.CallAsync("session", new { action = "wait", session_id = sessionId, until = "idle", timeout_seconds = 120 });
+        // The server reads the same stream in this round: when it took the first delta in shows whether this reader kept up.
+        var events = await client.CallAsync("session", new { action = "events", session_id = sessionId, since_index = -1 });
+        var serverFirst = events.Json.GetProperty("events").EnumerateArray()
+            .First(item => item.GetProperty("type").GetString() == "delta").GetProperty("timestamp").GetDateTimeOffset();
         await client.CallAsync("session", new { action = "end", session_id = sessionId });
-        return Deltas / window.TotalSeconds;
+        var rate = Deltas / window.TotalSeconds;
+        return (rate, $"OpenCode's own stream {rate:0} deltas/s (first delta {(first - serverFirst).TotalMilliseconds:0.0} ms after the server's)");
     }
 
     private static async Task<(double Rate, string Summary)> PipelineRoundAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
@@ -118,23 +123,60 @@ internal static class EventThroughput
         return spawned.IsError ? throw new InvalidOperationException(spawned.Text) : spawned.Json.GetProperty("session_id").GetString()!;
     }
 
-    /// <summary>The window over which a client of OpenCode's own stream sees the deltas, first to last.</summary>
-    private static async Task<TimeSpan> CountOpenCodeDeltasAsync(string socket, CancellationToken cancellationToken)
+    /// <summary>
+    /// The window over which a client of OpenCode's own stream sees the deltas, first to last, and when it saw the first.
+    /// </summary>
+    /// <remarks>
+    /// The reader blocks on a thread of its own, so the scripted model, which streams from this same process at that
+    /// very moment, cannot hold it up. It still sees its first delta tens of milliseconds after the server does (the
+    /// round prints by how much) and then reads a backlog: its window, and so OpenCode's own rate, errs on the fast side.
+    /// </remarks>
+    private static Task<(TimeSpan Window, DateTimeOffset First)> CountOpenCodeDeltasAsync(string socket, CancellationToken cancellationToken)
+    {
+        var counted = new TaskCompletionSource<(TimeSpan, DateTimeOffset)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                counted.SetResult(CountOpenCodeDeltas(socket, cancellationToken));
+            }
+            catch (Exception exception)
+            {
+                counted.SetException(exception);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "opencode-event-reader",
+        };
+        reader.Start();
+        return counted.Task;
+    }
+
+    private static (TimeSpan Window, DateTimeOffset First) CountOpenCodeDeltas(string socket, CancellationToken cancellationToken)
     {
         using var http = Oubliette.Agents.OpenCode.UnixSocketHttp.Create(socket);
-        using var response = await http.GetAsync("global/event", HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "global/event");
+        using var response = http.Send(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        using var stopReading = cancellationToken.Register(response.Dispose);
+        using var reader = new StreamReader(response.Content.ReadAsStream(cancellationToken));
         var count = 0;
         var clock = new Stopwatch();
-        while (count < Deltas && await reader.ReadLineAsync(cancellationToken) is { } line)
+        var first = DateTimeOffset.MinValue;
+        while (count < Deltas && reader.ReadLine() is { } line)
         {
             if (line.Contains("\"message.part.delta\"", StringComparison.Ordinal))
             {
-                clock.Start();
+                if (count == 0)
+                {
+                    first = DateTimeOffset.UtcNow;
+                    clock.Start();
+                }
+
                 count++;
             }
         }
 
-        return count == Deltas ? clock.Elapsed : throw new InvalidOperationException($"OpenCode's stream ended after {count} deltas");
+        return count == Deltas ? (clock.Elapsed, first) : throw new InvalidOperationException($"OpenCode's stream ended after {count} deltas");
     }
 }
