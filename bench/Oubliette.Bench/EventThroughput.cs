@@ -1,69 +1,96 @@
-using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using ModelContextProtocol.Client;
 using Oubliette.Testing;
 
 namespace Oubliette.Bench;
 
 /// <summary>
-/// Event throughput of a stream of 10,000 deltas, in alternating rounds: a client reading OpenCode's own
-/// <c>/global/event</c>, and an MCP poller reading the same kind of stream through Oubliette. The two never run at
-/// once, so neither reader takes CPU from the other on a small machine. Each rate is OpenCode's deltas over the reader's
-/// window: for OpenCode's stream from its first delta event to its last, for Oubliette's from the moment the server took
-/// the first delta in (its timestamp) to the moment the poller held the last one's text. Oubliette merges deltas a
-/// reader has not caught up with into fewer events, so the poller's side counts the deltas' text it received (checked
-/// whole and in order), and prints how many events carried it.
+/// Event throughput of a stream of 10,000 deltas, in rounds of three readers, one at a time on a quiet machine so none
+/// takes CPU from another: two clients of the <c>/global/event</c> stream of OpenCode running alone on the host (its only
+/// subscriber, the scripted model its provider), one counting the delta events' bytes and one reading them as a client
+/// does (HttpClient, each event's JSON parsed, the text kept), then an MCP poller reading the same kind of stream through
+/// Oubliette (OpenCode in the project container, model calls through the gateway). Each rate is the deltas over the
+/// reader's window: for OpenCode's stream from its first delta event to its last, for Oubliette's from the moment the
+/// server took the first delta in (its timestamp) to the moment the poller held the last one's text. Both readers that
+/// keep the text check it is whole and in order; Oubliette merges deltas a reader has not caught up with into fewer
+/// events, so the poller's summary says how many events carried them.
 /// </summary>
+/// <remarks>
+/// OpenCode writes its events to one subscriber after another, so a client reading the project container's stream next
+/// to Oubliette's own reader gets its deltas tens of milliseconds late and then as a ready backlog: a window that says
+/// nothing of OpenCode's rate. Hence the host OpenCode, where the client is the first and only reader. The end-to-end
+/// figure (model starts answering to reader holds the last delta) is printed for the whole picture, not as a comparison
+/// of the pipeline: the container's OpenCode, fed through the gateway, starts its deltas sooner after the model starts.
+/// </remarks>
 internal static class EventThroughput
 {
     private const int Deltas = 10_000;
+    private static readonly TimeSpan Settling = TimeSpan.FromSeconds(10);
 
     public static async Task RunAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project, int rounds)
     {
+        using var host = await HostOpenCode.InstallAsync(model);
+        await using var openCode = await host.StartAsync();
         // One round of each warms both paths up; it is printed but not counted.
-        var direct = new List<double>();
-        var pipeline = new List<double>();
+        var bytes = new List<Round>();
+        var parsed = new List<Round>();
+        var pipeline = new List<Round>();
         for (var round = 0; round <= rounds; round++)
         {
-            var own = await OpenCodeRoundAsync(client, model, server, project);
+            await MachineQuiet.WaitAsync(Settling);
+            var counted = await OpenCodeRoundAsync(openCode, model, parse: false);
+            await MachineQuiet.WaitAsync(Settling);
+            var read = await OpenCodeRoundAsync(openCode, model, parse: true);
+            await MachineQuiet.WaitAsync(Settling);
             var through = await PipelineRoundAsync(client, model, server, project);
-            Console.WriteLine($"  round {round}{(round == 0 ? " (warm-up)" : "")}: {own.Summary}; {through.Summary}");
+            Console.WriteLine($"  round {round}{(round == 0 ? " (warm-up)" : "")}: {counted.Summary}; {read.Summary}; {through.Summary}");
             if (round > 0)
             {
-                direct.Add(own.Rate);
-                pipeline.Add(through.Rate);
+                bytes.Add(counted);
+                parsed.Add(read);
+                pipeline.Add(through);
             }
         }
 
-        var directMedian = Statistics.Median(direct);
-        var pipelineMedian = Statistics.Median(pipeline);
-        Console.WriteLine($"event throughput, {Deltas} streamed deltas, median of {rounds} rounds each: OpenCode's own /global/event {directMedian:0} deltas/s; "
-            + $"through Oubliette to an MCP poller {pipelineMedian:0} deltas/s (ratio {pipelineMedian / directMedian:0.00})");
+        Console.WriteLine($"event throughput, {Deltas} streamed deltas, median of {rounds} rounds each:");
+        Report("reader's window (OpenCode: its first delta -> its last; Oubliette: server takes the first in -> poller holds the last)", bytes, parsed, pipeline, round => round.WindowRate);
+        Report("end to end (model starts answering -> reader holds the last delta)", bytes, parsed, pipeline, round => round.EndToEndRate);
     }
 
-    private static async Task<(double Rate, string Summary)> OpenCodeRoundAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
+    private static void Report(string measure, List<Round> bytes, List<Round> parsed, List<Round> pipeline, Func<Round, double> rate)
     {
-        model.Enqueue(Stream());
-        var socket = Path.Combine(server.Root, "data", "projects", project, "run", "agent.sock");
+        var bytesMedian = Statistics.Median([.. bytes.Select(rate)]);
+        var parsedMedian = Statistics.Median([.. parsed.Select(rate)]);
+        var pipelineMedian = Statistics.Median([.. pipeline.Select(rate)]);
+        Console.WriteLine($"  {measure}: OpenCode's own /global/event {bytesMedian:0} deltas/s counted as bytes, {parsedMedian:0} read as events; "
+            + $"through Oubliette to an MCP poller {pipelineMedian:0} deltas/s (ratio {pipelineMedian / bytesMedian:0.00} to the bytes, {pipelineMedian / parsedMedian:0.00} to the events)");
+    }
+
+    private sealed record Round(double WindowRate, double EndToEndRate, string Summary);
+
+    private static async Task<Round> OpenCodeRoundAsync(HostOpenCode.Running openCode, ScriptedModelServer model, bool parse)
+    {
+        var answering = AnsweringClock();
+        model.Enqueue(Stream(answering));
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var reader = CountOpenCodeDeltasAsync(socket, cancel.Token);
+        var reader = RunOnOwnThreadAsync(() => parse ? ReadOpenCodeDeltas(openCode, cancel.Token) : CountOpenCodeDeltas(openCode.EndPoint, cancel.Token));
         // The reader must be attached before the agent starts streaming.
         await Task.Delay(300);
-        var sessionId = await SpawnAsync(client, project);
-        var (window, first) = await reader;
-        await client.CallAsync("session", new { action = "wait", session_id = sessionId, until = "idle", timeout_seconds = 120 });
-        // The server reads the same stream in this round: when it took the first delta in shows whether this reader kept up.
-        var events = await client.CallAsync("session", new { action = "events", session_id = sessionId, since_index = -1 });
-        var serverFirst = events.Json.GetProperty("events").EnumerateArray()
-            .First(item => item.GetProperty("type").GetString() == "delta").GetProperty("timestamp").GetDateTimeOffset();
-        await client.CallAsync("session", new { action = "end", session_id = sessionId });
-        var rate = Deltas / window.TotalSeconds;
-        return (rate, $"OpenCode's own stream {rate:0} deltas/s (first delta {(first - serverFirst).TotalMilliseconds:0.0} ms after the server's)");
+        await openCode.PromptNewSessionAsync("stream a lot");
+        var (first, last) = await reader;
+        var started = await answering.Task;
+        var window = Deltas / (last - first).TotalSeconds;
+        return new(window, Deltas / (last - started).TotalSeconds, $"OpenCode's own stream {(parse ? "read" : "counted")} {window:0} deltas/s "
+            + $"({(last - first).TotalMilliseconds:0} ms; first delta {(first - started).TotalMilliseconds:0} ms after the model started)");
     }
 
-    private static async Task<(double Rate, string Summary)> PipelineRoundAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
+    private static async Task<Round> PipelineRoundAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
     {
-        model.Enqueue(Stream());
+        var answering = AnsweringClock();
+        model.Enqueue(Stream(answering));
         var cpuBefore = server.CpuSeconds();
         var sessionId = await SpawnAsync(client, project);
         long since = -1;
@@ -71,6 +98,7 @@ internal static class EventThroughput
         var deltaEvents = 0;
         var text = new StringBuilder();
         DateTimeOffset? firstTaken = null;
+        DateTimeOffset? allTaken = null;
         var lastHeld = DateTimeOffset.MinValue;
         var largestPage = 0;
         var done = false;
@@ -91,6 +119,11 @@ internal static class EventThroughput
                     firstTaken ??= item.GetProperty("timestamp").GetDateTimeOffset();
                     lastHeld = held;
                 }
+                else if (type == "message" && firstTaken is not null)
+                {
+                    // OpenCode sends the finished text right after its last delta: when the server had all of it.
+                    allTaken ??= item.GetProperty("timestamp").GetDateTimeOffset();
+                }
 
                 done |= type is "completion" or "error";
             }
@@ -106,16 +139,21 @@ internal static class EventThroughput
             throw new InvalidOperationException($"the poller's deltas differ from what the model streamed ({text.Length} of {ExpectedText.Length} characters)");
         }
 
-        var window = lastHeld - firstTaken!.Value;
-        var rate = Deltas / window.TotalSeconds;
-        return (rate, $"through Oubliette {rate:0} deltas/s (all {Deltas} in {deltaEvents} delta events, {polls} polls, largest page {largestPage} events; "
-            + $"server CPU {cpu * 1e6 / Deltas:0} us per delta, serving the poller included)");
+        var started = await answering.Task;
+        var window = Deltas / (lastHeld - firstTaken!.Value).TotalSeconds;
+        var taking = allTaken is { } all ? $"the server took them in over {(all - firstTaken.Value).TotalMilliseconds:0} ms, the poller held the last {(lastHeld - all).TotalMilliseconds:0} ms later; " : "";
+        return new(window, Deltas / (lastHeld - started).TotalSeconds, $"through Oubliette {window:0} deltas/s ({(lastHeld - firstTaken.Value).TotalMilliseconds:0} ms: {taking}"
+            + $"first delta taken in {(firstTaken.Value - started).TotalMilliseconds:0} ms after the model started; all {Deltas} in {deltaEvents} delta events, {polls} polls, "
+            + $"largest page {largestPage} events; server CPU {cpu * 1e6 / Deltas:0} us per delta, serving the poller included)");
     }
 
     private static readonly string[] Pieces = [.. Enumerable.Range(0, Deltas).Select(index => $"d{index} ")];
     private static readonly string ExpectedText = string.Concat(Pieces);
 
-    private static ScriptStep Stream() => ScriptStep.Stream(Pieces);
+    private static TaskCompletionSource<DateTimeOffset> AnsweringClock() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static ScriptStep Stream(TaskCompletionSource<DateTimeOffset> answering) =>
+        ScriptStep.Stream(Pieces) with { Answering = () => answering.TrySetResult(DateTimeOffset.UtcNow) };
 
     private static async Task<string> SpawnAsync(McpClient client, string project)
     {
@@ -124,25 +162,21 @@ internal static class EventThroughput
     }
 
     /// <summary>
-    /// The window over which a client of OpenCode's own stream sees the deltas, first to last, and when it saw the first.
+    /// Runs a reader of OpenCode's own stream on a thread of its own: the scripted model, which streams from this same
+    /// process at that very moment, cannot hold it up.
     /// </summary>
-    /// <remarks>
-    /// The reader blocks on a thread of its own, so the scripted model, which streams from this same process at that
-    /// very moment, cannot hold it up. It still sees its first delta tens of milliseconds after the server does (the
-    /// round prints by how much) and then reads a backlog: its window, and so OpenCode's own rate, errs on the fast side.
-    /// </remarks>
-    private static Task<(TimeSpan Window, DateTimeOffset First)> CountOpenCodeDeltasAsync(string socket, CancellationToken cancellationToken)
+    private static Task<(DateTimeOffset First, DateTimeOffset Last)> RunOnOwnThreadAsync(Func<(DateTimeOffset, DateTimeOffset)> read)
     {
-        var counted = new TaskCompletionSource<(TimeSpan, DateTimeOffset)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<(DateTimeOffset, DateTimeOffset)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var reader = new Thread(() =>
         {
             try
             {
-                counted.SetResult(CountOpenCodeDeltas(socket, cancellationToken));
+                done.SetResult(read());
             }
             catch (Exception exception)
             {
-                counted.SetException(exception);
+                done.SetException(exception);
             }
         })
         {
@@ -150,33 +184,99 @@ internal static class EventThroughput
             Name = "opencode-event-reader",
         };
         reader.Start();
-        return counted.Task;
+        return done.Task;
     }
 
-    private static (TimeSpan Window, DateTimeOffset First) CountOpenCodeDeltas(string socket, CancellationToken cancellationToken)
+    /// <summary>
+    /// What a client of OpenCode's own stream does to use the deltas: reads the events with HttpClient and parses each
+    /// one's JSON, keeps the text (checked whole and in order), and notes when it held the first delta and the last;
+    /// returns once the turn is over.
+    /// </summary>
+    private static (DateTimeOffset First, DateTimeOffset Last) ReadOpenCodeDeltas(HostOpenCode.Running openCode, CancellationToken cancellationToken)
     {
-        using var http = Oubliette.Agents.OpenCode.UnixSocketHttp.Create(socket);
         using var request = new HttpRequestMessage(HttpMethod.Get, "global/event");
-        using var response = http.Send(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        using var response = openCode.Http.Send(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         using var stopReading = cancellationToken.Register(response.Dispose);
         using var reader = new StreamReader(response.Content.ReadAsStream(cancellationToken));
+        var text = new StringBuilder();
         var count = 0;
-        var clock = new Stopwatch();
         var first = DateTimeOffset.MinValue;
-        while (count < Deltas && reader.ReadLine() is { } line)
+        var last = DateTimeOffset.MinValue;
+        while (reader.ReadLine() is { } line)
         {
-            if (line.Contains("\"message.part.delta\"", StringComparison.Ordinal))
+            if (!line.StartsWith("data: ", StringComparison.Ordinal))
             {
-                if (count == 0)
-                {
-                    first = DateTimeOffset.UtcNow;
-                    clock.Start();
-                }
+                continue;
+            }
 
+            using var data = JsonDocument.Parse(line.AsMemory(6));
+            var payload = data.RootElement.GetProperty("payload");
+            var type = payload.GetProperty("type").GetString();
+            if (type == "message.part.delta")
+            {
+                text.Append(payload.GetProperty("properties").GetProperty("delta").GetString());
+                first = count == 0 ? DateTimeOffset.UtcNow : first;
                 count++;
+                last = count == Deltas ? DateTimeOffset.UtcNow : last;
+            }
+            else if (type == "session.idle" && count == Deltas)
+            {
+                return text.ToString() == ExpectedText ? (first, last) : throw new InvalidOperationException("the text read from OpenCode's stream differs from what the model streamed");
             }
         }
 
-        return count == Deltas ? (clock.Elapsed, first) : throw new InvalidOperationException($"OpenCode's stream ended after {count} deltas");
+        throw new InvalidOperationException($"OpenCode's stream ended after {count} deltas");
+    }
+
+    /// <summary>
+    /// The fastest possible reader of OpenCode's own stream, for its rate at its best: a plain socket and a byte search,
+    /// nothing parsed. Notes when it saw the first delta and the last; returns once the turn is over.
+    /// </summary>
+    private static (DateTimeOffset First, DateTimeOffset Last) CountOpenCodeDeltas(EndPoint openCode, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(openCode.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var stopReading = cancellationToken.Register(socket.Dispose);
+        socket.Connect(openCode);
+        socket.Send("GET /global/event HTTP/1.1\r\nHost: opencode\r\nAccept: text/event-stream\r\n\r\n"u8);
+        var delta = "\"message.part.delta\""u8.ToArray();
+        var idle = "\"session.idle\""u8.ToArray();
+        var buffer = new byte[64 * 1024];
+        var carried = 0;
+        var count = 0;
+        var first = DateTimeOffset.MinValue;
+        var last = DateTimeOffset.MinValue;
+        while (true)
+        {
+            var read = socket.Receive(buffer.AsSpan(carried));
+            if (read == 0)
+            {
+                throw new InvalidOperationException($"OpenCode's stream ended after {count} deltas");
+            }
+
+            var filled = carried + read;
+            var seen = buffer.AsSpan(0, filled);
+            var found = 0;
+            while (seen.IndexOf(delta) is var at and >= 0)
+            {
+                found++;
+                seen = seen[(at + delta.Length)..];
+            }
+
+            if (found > 0)
+            {
+                first = count == 0 ? DateTimeOffset.UtcNow : first;
+                count += found;
+                last = count == Deltas ? DateTimeOffset.UtcNow : last;
+            }
+
+            if (count == Deltas && seen.IndexOf(idle) >= 0)
+            {
+                return (first, last);
+            }
+
+            // A marker cut by the end of this read is completed by the next one.
+            carried = Math.Min(seen.Length, Math.Max(delta.Length, idle.Length) - 1);
+            buffer.AsSpan(filled - carried, carried).CopyTo(buffer);
+        }
     }
 }

@@ -18,6 +18,9 @@ public sealed record ScriptStep
     /// <summary>A step decided when the request arrives (e.g. to pass on an id a tool returned earlier).</summary>
     public Func<RecordedRequest, ScriptStep>? Decide { get; init; }
 
+    /// <summary>Called as the model starts to answer with this step: the common start a benchmark measures readers from.</summary>
+    public Action? Answering { get; init; }
+
     public static ScriptStep Reply(string text, int inputTokens = 0, int outputTokens = 0) =>
         new() { Text = text, InputTokens = inputTokens, OutputTokens = outputTokens };
 

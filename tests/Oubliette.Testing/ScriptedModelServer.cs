@@ -89,6 +89,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         }
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
+        step.Answering?.Invoke();
         try
         {
             await (anthropic ? RespondAnthropicAsync(context, step, linked.Token) : RespondAsync(context, step, linked.Token));

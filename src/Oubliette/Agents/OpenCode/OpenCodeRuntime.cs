@@ -37,9 +37,10 @@ public sealed partial class OpenCodeRuntime(
         #!/bin/sh
         # Started by Oubliette (docker exec). The relays join the agent to the host through bind-mounted unix sockets:
         # agent.sock (host -> OpenCode) and the gateway socket (OpenCode -> host: models and Oubliette's tools).
+        # 64 KiB buffers: with socat's default 8 KiB a streamed turn reached the server in many small reads.
         rm -f /run/agent/agent.sock
-        socat TCP-LISTEN:4097,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/gateway/gateway.sock &
-        socat UNIX-LISTEN:/run/agent/agent.sock,mode=600,fork TCP:127.0.0.1:4096 &
+        socat -b 65536 TCP-LISTEN:4097,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/gateway/gateway.sock &
+        socat -b 65536 UNIX-LISTEN:/run/agent/agent.sock,mode=600,fork TCP:127.0.0.1:4096 &
         cd /workspace
         exec opencode serve --hostname 127.0.0.1 --port 4096 >>/run/agent/agent.log 2>&1
 
