@@ -76,15 +76,14 @@ internal static class EventThroughput
 
     private static async Task<Round> OpenCodeRoundAsync(HostOpenCode.Running openCode, ScriptedModelServer model, bool parse)
     {
-        var answering = AnsweringClock();
-        model.Enqueue(Stream(answering));
+        var answering = EnqueueStreamAsync(model);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var reader = RunOnOwnThreadAsync(() => parse ? ReadOpenCodeDeltas(openCode, cancel.Token) : CountOpenCodeDeltas(openCode.EndPoint, cancel.Token));
         // The reader must be attached before the agent starts streaming.
         await Task.Delay(300);
         await openCode.PromptNewSessionAsync("stream a lot");
         var (first, last) = await reader;
-        var started = await answering.Task;
+        var started = await answering;
         var window = Deltas / (last - first).TotalSeconds;
         return new(window, Deltas / (last - started).TotalSeconds, $"OpenCode's own stream {(parse ? "read" : "counted")} {window:0} deltas/s "
             + $"({(last - first).TotalMilliseconds:0} ms; first delta {(first - started).TotalMilliseconds:0} ms after the model started)");
@@ -92,8 +91,7 @@ internal static class EventThroughput
 
     private static async Task<Round> PipelineRoundAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project)
     {
-        var answering = AnsweringClock();
-        model.Enqueue(Stream(answering));
+        var answering = EnqueueStreamAsync(model);
         var cpuBefore = server.CpuSeconds();
         var sessionId = await SpawnAsync(client, project);
         long since = -1;
@@ -142,7 +140,7 @@ internal static class EventThroughput
             throw new InvalidOperationException($"the poller's deltas differ from what the model streamed ({text.Length} of {ExpectedText.Length} characters)");
         }
 
-        var started = await answering.Task;
+        var started = await answering;
         var window = Deltas / (lastHeld - firstTaken!.Value).TotalSeconds;
         var taking = allTaken is { } all ? $"the server took them in over {(all - firstTaken.Value).TotalMilliseconds:0} ms, the poller held the last {(lastHeld - all).TotalMilliseconds:0} ms later; " : "";
         return new(window, Deltas / (lastHeld - started).TotalSeconds, $"through Oubliette {window:0} deltas/s ({(lastHeld - firstTaken.Value).TotalMilliseconds:0} ms: {taking}"
@@ -153,10 +151,13 @@ internal static class EventThroughput
     private static readonly string[] Pieces = [.. Enumerable.Range(0, Deltas).Select(index => $"d{index} ")];
     private static readonly string ExpectedText = string.Concat(Pieces);
 
-    private static TaskCompletionSource<DateTimeOffset> AnsweringClock() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private static ScriptStep Stream(TaskCompletionSource<DateTimeOffset> answering) =>
-        ScriptStep.Stream(Pieces) with { Answering = () => answering.TrySetResult(DateTimeOffset.UtcNow) };
+    /// <summary>Queues the 10,000-delta answer; the task tells when the model started to stream it.</summary>
+    private static Task<DateTimeOffset> EnqueueStreamAsync(ScriptedModelServer model)
+    {
+        var answering = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
+        model.Enqueue(ScriptStep.Stream(Pieces) with { Answering = () => answering.TrySetResult(DateTimeOffset.UtcNow) });
+        return answering.Task;
+    }
 
     private static async Task<string> SpawnAsync(McpClient client, string project)
     {
