@@ -8,22 +8,23 @@ using Oubliette.Testing;
 namespace Oubliette.Bench;
 
 /// <summary>
-/// Event throughput of a stream of 10,000 deltas, in rounds of three readers, one at a time on a quiet machine so none
-/// takes CPU from another: two clients of the <c>/global/event</c> stream of OpenCode running alone on the host (its only
-/// subscriber, the scripted model its provider), one counting the delta events' bytes and one reading them as a client
-/// does (HttpClient, each event's JSON parsed, the text kept), then an MCP poller reading the same kind of stream through
-/// Oubliette (OpenCode in the project container, model calls through the gateway). Each rate is the deltas over the
-/// reader's window: for OpenCode's stream from its first delta event to its last, for Oubliette's from the moment the
-/// server took the first delta in (its timestamp) to the moment the poller held the last one's text. Both readers that
-/// keep the text check it is whole and in order; Oubliette merges deltas a reader has not caught up with into fewer
-/// events, so the poller's summary says how many events carried them.
+/// Event throughput of a stream of 10,000 deltas, in rounds of five readers, one at a time on a quiet machine so none
+/// takes CPU from another. Four read OpenCode's own <c>/global/event</c> stream as its only subscriber: OpenCode on the
+/// host (the scripted model its provider) and a second OpenCode in the project container (models through the gateway,
+/// reached through the same relay and unix socket as Oubliette's own), each once counting the delta events' bytes and
+/// once reading them as a client does (HttpClient, each event's JSON parsed, the text kept). The fifth is an MCP poller
+/// reading the same kind of stream through Oubliette. Each rate is the deltas over the reader's window: for OpenCode's
+/// stream from its first delta event to its last, for Oubliette's from the moment the server took the first delta in
+/// (its timestamp) to the moment the poller held the last one's text. The readers that keep the text check it is whole
+/// and in order; Oubliette merges deltas a reader has not caught up with into fewer events, so the poller's summary says
+/// how many events carried them.
 /// </summary>
 /// <remarks>
-/// OpenCode writes its events to one subscriber after another, so a client reading the project container's stream next
-/// to Oubliette's own reader gets its deltas tens of milliseconds late and then as a ready backlog: a window that says
-/// nothing of OpenCode's rate. Hence the host OpenCode, where the client is the first and only reader. The end-to-end
-/// figure (model starts answering to reader holds the last delta) is printed for the whole picture, not as a comparison
-/// of the pipeline: the container's OpenCode, fed through the gateway, starts its deltas sooner after the model starts.
+/// OpenCode writes its events to one subscriber after another, so a client reading the stream of the OpenCode that
+/// Oubliette itself reads gets its deltas tens of milliseconds late and then as a ready backlog: a window that says
+/// nothing of OpenCode's rate. Hence OpenCode instances whose client is the first and only reader. The end-to-end figure
+/// (model starts answering to reader holds the last delta) is printed for the whole picture; only the container's
+/// OpenCode has the same path from the model as Oubliette's.
 /// </remarks>
 internal static class EventThroughput
 {
@@ -34,47 +35,65 @@ internal static class EventThroughput
     public static async Task RunAsync(McpClient client, ScriptedModelServer model, ServerUnderTest server, string project, int rounds)
     {
         using var host = await HostOpenCode.InstallAsync(model);
-        await using var openCode = await host.StartAsync();
+        await using var hostOpenCode = await host.StartAsync();
+        var projectId = Guid.Parse(project);
+        await using var containerOpenCode = await ContainerOpenCode.StartAsync(projectId, server.ProjectRunDirectory(projectId));
         // The first rounds are printed but not counted: the server's code is still being tiered up by the JIT in its
         // first minutes (its compiler thread was 45 % of its CPU 2-3 minutes in), and a server that has run a while is
         // the one to measure.
-        var bytes = new List<Round>();
-        var parsed = new List<Round>();
-        var pipeline = new List<Round>();
+        var readers = new (string Name, Func<Task<Round>> Read)[]
+        {
+            ("host, counted", () => OpenCodeRoundAsync(hostOpenCode, model, parse: false)),
+            ("host, read", () => OpenCodeRoundAsync(hostOpenCode, model, parse: true)),
+            ("container, counted", () => OpenCodeRoundAsync(containerOpenCode, model, parse: false)),
+            ("container, read", () => OpenCodeRoundAsync(containerOpenCode, model, parse: true)),
+            ("through Oubliette", () => PipelineRoundAsync(client, model, server, project)),
+        };
+        var counted = readers.Select(_ => new List<Round>()).ToArray();
         for (var round = 1 - WarmUpRounds; round <= rounds; round++)
         {
-            await MachineQuiet.WaitAsync(Settling);
-            var counted = await OpenCodeRoundAsync(openCode, model, parse: false);
-            await MachineQuiet.WaitAsync(Settling);
-            var read = await OpenCodeRoundAsync(openCode, model, parse: true);
-            await MachineQuiet.WaitAsync(Settling);
-            var through = await PipelineRoundAsync(client, model, server, project);
-            Console.WriteLine($"  round {round}{(round <= 0 ? " (warm-up)" : "")}: {counted.Summary}; {read.Summary}; {through.Summary}");
-            if (round > 0)
+            var results = new List<Round>();
+            foreach (var (_, read) in readers)
             {
-                bytes.Add(counted);
-                parsed.Add(read);
-                pipeline.Add(through);
+                await MachineQuiet.WaitAsync(Settling);
+                results.Add(await read());
+            }
+
+            Console.WriteLine($"  round {round}{(round <= 0 ? " (warm-up)" : "")}:");
+            for (var index = 0; index < readers.Length; index++)
+            {
+                Console.WriteLine($"    {readers[index].Name}: {results[index].Summary}");
+                if (round > 0)
+                {
+                    counted[index].Add(results[index]);
+                }
             }
         }
 
         Console.WriteLine($"event throughput, {Deltas} streamed deltas, median of {rounds} rounds each after {WarmUpRounds} warm-up rounds:");
-        Report("reader's window (OpenCode: its first delta -> its last; Oubliette: server takes the first in -> poller holds the last)", bytes, parsed, pipeline, round => round.WindowRate);
-        Report("end to end (model starts answering -> reader holds the last delta)", bytes, parsed, pipeline, round => round.EndToEndRate);
+        Console.WriteLine("  OpenCode's own /global/event stream, its only subscriber: on the host (the scripted model its provider), and in the project container"
+            + " (a second OpenCode beside Oubliette's, models through the gateway, reached through the same socat relay and unix socket as Oubliette's own);"
+            + " counted = a socket and a byte search, read = HttpClient and each event's JSON parsed");
+        Report("reader's window (OpenCode: its first delta -> its last; Oubliette: server takes the first in -> poller holds the last)", readers, counted, round => round.WindowRate);
+        Report("end to end (model starts answering -> reader holds the last delta)", readers, counted, round => round.EndToEndRate);
     }
 
-    private static void Report(string measure, List<Round> bytes, List<Round> parsed, List<Round> pipeline, Func<Round, double> rate)
+    private static void Report(string measure, (string Name, Func<Task<Round>> Read)[] readers, List<Round>[] counted, Func<Round, double> rate)
     {
-        var bytesMedian = Statistics.Median([.. bytes.Select(rate)]);
-        var parsedMedian = Statistics.Median([.. parsed.Select(rate)]);
-        var pipelineMedian = Statistics.Median([.. pipeline.Select(rate)]);
-        Console.WriteLine($"  {measure}: OpenCode's own /global/event {bytesMedian:0} deltas/s counted as bytes, {parsedMedian:0} read as events; "
-            + $"through Oubliette to an MCP poller {pipelineMedian:0} deltas/s (ratio {pipelineMedian / bytesMedian:0.00} to the bytes, {pipelineMedian / parsedMedian:0.00} to the events)");
+        var medians = counted.Select(rounds => Statistics.Median([.. rounds.Select(rate)])).ToArray();
+        var pipeline = medians[^1];
+        Console.WriteLine($"  {measure}:");
+        for (var index = 0; index < readers.Length - 1; index++)
+        {
+            Console.WriteLine($"    OpenCode's own, {readers[index].Name}: {medians[index]:0} deltas/s; Oubliette's {pipeline:0} is {pipeline / medians[index]:0.00}x this");
+        }
+
+        Console.WriteLine($"    {readers[^1].Name} to an MCP poller: {pipeline:0} deltas/s");
     }
 
     private sealed record Round(double WindowRate, double EndToEndRate, string Summary);
 
-    private static async Task<Round> OpenCodeRoundAsync(HostOpenCode.Running openCode, ScriptedModelServer model, bool parse)
+    private static async Task<Round> OpenCodeRoundAsync(IOpenCodeServer openCode, ScriptedModelServer model, bool parse)
     {
         var answering = EnqueueStreamAsync(model);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -85,7 +104,7 @@ internal static class EventThroughput
         var (first, last) = await reader;
         var started = await answering;
         var window = Deltas / (last - first).TotalSeconds;
-        return new(window, Deltas / (last - started).TotalSeconds, $"OpenCode's own stream {(parse ? "read" : "counted")} {window:0} deltas/s "
+        return new(window, Deltas / (last - started).TotalSeconds, $"{window:0} deltas/s "
             + $"({(last - first).TotalMilliseconds:0} ms; first delta {(first - started).TotalMilliseconds:0} ms after the model started)");
     }
 
@@ -143,7 +162,7 @@ internal static class EventThroughput
         var started = await answering;
         var window = Deltas / (lastHeld - firstTaken!.Value).TotalSeconds;
         var taking = allTaken is { } all ? $"the server took them in over {(all - firstTaken.Value).TotalMilliseconds:0} ms, the poller held the last {(lastHeld - all).TotalMilliseconds:0} ms later; " : "";
-        return new(window, Deltas / (lastHeld - started).TotalSeconds, $"through Oubliette {window:0} deltas/s ({(lastHeld - firstTaken.Value).TotalMilliseconds:0} ms: {taking}"
+        return new(window, Deltas / (lastHeld - started).TotalSeconds, $"{window:0} deltas/s ({(lastHeld - firstTaken.Value).TotalMilliseconds:0} ms: {taking}"
             + $"first delta taken in {(firstTaken.Value - started).TotalMilliseconds:0} ms after the model started; all {Deltas} in {deltaEvents} delta events, {polls} polls, "
             + $"largest page {largestPage} events; server CPU {cpu * 1e6 / Deltas:0} us per delta, serving the poller included)");
     }
@@ -196,7 +215,7 @@ internal static class EventThroughput
     /// one's JSON, keeps the text (checked whole and in order), and notes when it held the first delta and the last;
     /// returns once the turn is over.
     /// </summary>
-    private static (DateTimeOffset First, DateTimeOffset Last) ReadOpenCodeDeltas(HostOpenCode.Running openCode, CancellationToken cancellationToken)
+    private static (DateTimeOffset First, DateTimeOffset Last) ReadOpenCodeDeltas(IOpenCodeServer openCode, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "global/event");
         using var response = openCode.Http.Send(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
@@ -238,7 +257,7 @@ internal static class EventThroughput
     /// </summary>
     private static (DateTimeOffset First, DateTimeOffset Last) CountOpenCodeDeltas(EndPoint openCode, CancellationToken cancellationToken)
     {
-        using var socket = new Socket(openCode.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var socket = new Socket(openCode.AddressFamily, SocketType.Stream, openCode is UnixDomainSocketEndPoint ? ProtocolType.Unspecified : ProtocolType.Tcp);
         using var stopReading = cancellationToken.Register(socket.Dispose);
         socket.Connect(openCode);
         socket.Send("GET /global/event HTTP/1.1\r\nHost: opencode\r\nAccept: text/event-stream\r\n\r\n"u8);

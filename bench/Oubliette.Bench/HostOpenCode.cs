@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Oubliette.Containers;
@@ -81,11 +80,7 @@ internal sealed class HostOpenCode : IDisposable
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
         var running = new Running(process, port, ProjectDirectory);
-        while (!await running.HealthyAsync())
-        {
-            await Task.Delay(25);
-        }
-
+        await OpenCodeApi.WaitHealthyAsync(running.Http, TimeSpan.FromSeconds(60), () => process.HasExited ? $"it exited with code {process.ExitCode}" : "still starting");
         return running;
     }
 
@@ -99,39 +94,13 @@ internal sealed class HostOpenCode : IDisposable
     }
 
     /// <summary>One running <c>opencode serve</c>; disposing kills it.</summary>
-    internal sealed class Running(Process process, int port, string projectDirectory) : IAsyncDisposable
+    internal sealed class Running(Process process, int port, string projectDirectory) : IOpenCodeServer, IAsyncDisposable
     {
         public HttpClient Http { get; } = new() { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
 
-        public IPEndPoint EndPoint { get; } = new(IPAddress.Loopback, port);
+        public EndPoint EndPoint { get; } = new IPEndPoint(IPAddress.Loopback, port);
 
-        public async Task<string> PromptNewSessionAsync(string text)
-        {
-            var directory = Uri.EscapeDataString(projectDirectory);
-            using var created = await Http.PostAsJsonAsync($"session?directory={directory}", new JsonObject());
-            var session = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
-            using var prompted = await Http.PostAsJsonAsync($"session/{session}/prompt_async?directory={directory}", new JsonObject
-            {
-                ["parts"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text }),
-                ["model"] = new JsonObject { ["providerID"] = "scripted", ["modelID"] = "scripted" },
-            });
-            prompted.EnsureSuccessStatusCode();
-            return session;
-        }
-
-        public async Task<bool> HealthyAsync()
-        {
-            using var probe = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-            try
-            {
-                using var response = await Http.GetAsync("global/health", probe.Token);
-                return response.StatusCode == HttpStatusCode.OK;
-            }
-            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
-            {
-                return false;
-            }
-        }
+        public Task<string> PromptNewSessionAsync(string text) => OpenCodeApi.PromptNewSessionAsync(Http, projectDirectory, text);
 
         public async ValueTask DisposeAsync()
         {

@@ -26,6 +26,9 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public string Root => _root;
 
+    /// <summary>A project's run folder (mounted at <c>/run/agent</c> in its container), as the server lays out its home.</summary>
+    public string ProjectRunDirectory(Guid projectId) => Path.Combine(_root, "data", "projects", projectId.ToString("D"), "run");
+
     /// <summary>Starts the built server in a fresh home; <paramref name="configure"/> may rewrite the init config.</summary>
     public static async Task<ServerUnderTest> StartAsync(Func<string, string>? configure = null)
     {
