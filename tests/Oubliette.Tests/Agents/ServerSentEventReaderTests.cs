@@ -30,11 +30,11 @@ public sealed class ServerSentEventReaderTests
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    private static async Task<List<string>> DataOfAsync(string stream, int chunk)
+    private static List<string> DataOf(string stream, int chunk)
     {
         var payloads = new List<string>();
-        await using var source = new TrickleStream(Encoding.UTF8.GetBytes(stream), chunk);
-        await ServerSentEventReader.ReadDataAsync(source, data => payloads.Add(Encoding.UTF8.GetString(data)), CancellationToken.None);
+        using var source = new TrickleStream(Encoding.UTF8.GetBytes(stream), chunk);
+        ServerSentEventReader.ReadData(source, data => payloads.Add(Encoding.UTF8.GetString(data)));
         return payloads;
     }
 
@@ -42,18 +42,30 @@ public sealed class ServerSentEventReaderTests
     [InlineData(1)]
     [InlineData(3)]
     [InlineData(4096)]
-    public async Task Data_lines_arrive_whole_and_in_order_however_the_bytes_are_split(int chunk)
+    public void Data_lines_arrive_whole_and_in_order_however_the_bytes_are_split(int chunk)
     {
-        var payloads = await DataOfAsync("event: message\ndata: {\"a\":\"é\"}\n\n: comment\ndata:{\"b\":2}\r\n\ndata: {\"c\":3}\n\n", chunk);
+        var payloads = DataOf("event: message\ndata: {\"a\":\"é\"}\n\n: comment\ndata:{\"b\":2}\r\n\ndata: {\"c\":3}\n\n", chunk);
 
         Assert.Equal([" {\"a\":\"é\"}", "{\"b\":2}\r", " {\"c\":3}"], payloads);
     }
 
     [Fact]
-    public async Task An_unfinished_last_line_is_not_handed_out()
+    public void An_unfinished_last_line_is_not_handed_out()
     {
-        var payloads = await DataOfAsync("data: {\"a\":1}\ndata: {\"b\"", 5);
+        var payloads = DataOf("data: {\"a\":1}\ndata: {\"b\"", 5);
 
         Assert.Equal([" {\"a\":1}"], payloads);
+    }
+
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(100_000)]
+    public void A_line_longer_than_the_buffer_arrives_whole_and_so_do_the_lines_around_it(int chunk)
+    {
+        var big = new string('x', 300_000);
+
+        var payloads = DataOf($"data: {{\"a\":1}}\ndata: \"{big}\"\n\ndata: {{\"b\":2}}\n\n", chunk);
+
+        Assert.Equal([" {\"a\":1}", $" \"{big}\"", " {\"b\":2}"], payloads);
     }
 }

@@ -76,7 +76,7 @@ public sealed partial class OpenCodeRuntime(
             throw;
         }
 
-        var connection = new AgentConnection(http);
+        var connection = new AgentConnection(http, UnixSocketHttp.CreateForBlockingReads(paths.AgentSocket(project.Id)));
         connection.Reader = Task.Run(() => ReadEventsAsync(project.Id, connection, _stopping.Token), CancellationToken.None);
         if (_connections.TryGetValue(project.Id, out var previous))
         {
@@ -226,14 +226,11 @@ public sealed partial class OpenCodeRuntime(
         {
             try
             {
-                // The global stream carries every instance (one per session directory); /event only the server's own.
-                using var response = await connection.Http.GetAsync("global/event", HttpCompletionOption.ResponseHeadersRead, token);
-                response.EnsureSuccessStatusCode();
-                await using var stream = await response.Content.ReadAsStreamAsync(token);
-                await ServerSentEventReader.ReadDataAsync(stream, data => Dispatch(projectId, connection, mapper, data), token);
+                await ReadOnOwnThreadAsync(() => ReadEventStream(projectId, connection, mapper, token), $"agent events {projectId:N}");
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            catch (Exception) when (token.IsCancellationRequested)
             {
+                // Closing disposes the stream under the reader, which then fails with whatever the read was doing.
                 return;
             }
             catch (Exception exception) when (exception is HttpRequestException or IOException or JsonException)
@@ -259,6 +256,45 @@ public sealed partial class OpenCodeRuntime(
                 return;
             }
         }
+    }
+
+    /// <summary>Reads the agent's event stream until it ends, dispatching every event as it comes (blocking; see the caller).</summary>
+    private void ReadEventStream(Guid projectId, AgentConnection connection, OpenCodeEventMapper mapper, CancellationToken token)
+    {
+        // The global stream carries every instance (one per session directory); /event only the server's own.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "global/event");
+        using var response = connection.EventHttp.Send(request, HttpCompletionOption.ResponseHeadersRead, token);
+        response.EnsureSuccessStatusCode();
+        using var stopReading = token.Register(response.Dispose);
+        using var stream = response.Content.ReadAsStream(token);
+        ServerSentEventReader.ReadData(stream, data => Dispatch(projectId, connection, mapper, data));
+    }
+
+    /// <summary>
+    /// Runs a blocking stream reader on a thread of its own, so that the kernel wakes it directly when events arrive
+    /// (see <see cref="UnixSocketHttp.CreateForBlockingReads"/>). One such thread per running agent, idle between turns.
+    /// </summary>
+    private static Task ReadOnOwnThreadAsync(Action read, string name)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                read();
+                done.SetResult();
+            }
+            catch (Exception exception)
+            {
+                done.SetException(exception);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = name,
+        };
+        thread.Start();
+        return done.Task;
     }
 
     private void Dispatch(Guid projectId, AgentConnection connection, OpenCodeEventMapper mapper, ReadOnlySequence<byte> data)
@@ -330,9 +366,12 @@ public sealed partial class OpenCodeRuntime(
     [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "event stream of project {ProjectId} dropped: {Reason}")]
     private static partial void LogStreamDropped(ILogger logger, Guid projectId, string reason);
 
-    private sealed class AgentConnection(HttpClient http) : IAsyncDisposable
+    private sealed class AgentConnection(HttpClient http, HttpClient eventHttp) : IAsyncDisposable
     {
         public HttpClient Http { get; } = http;
+
+        /// <summary>The event stream's own client: its connection is read by a blocking thread.</summary>
+        public HttpClient EventHttp { get; } = eventHttp;
         public Task Reader { get; set; } = Task.CompletedTask;
         public TaskCompletionSource Connected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenSource Closing { get; } = new();
@@ -350,6 +389,7 @@ public sealed partial class OpenCodeRuntime(
             }
 
             Http.Dispose();
+            EventHttp.Dispose();
             Closing.Dispose();
         }
     }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 
 namespace Oubliette.Agents.OpenCode;
 
@@ -11,42 +10,55 @@ internal static class ServerSentEventReader
 {
     private const int BufferSize = 64 * 1024;
 
-    /// <summary>Hands every data line's payload to <paramref name="onData"/> (synchronously, in order) until the stream ends.</summary>
-    public static async Task ReadDataAsync(Stream stream, Action<ReadOnlySequence<byte>> onData, CancellationToken cancellationToken)
+    /// <summary>
+    /// Hands every data line's payload to <paramref name="onData"/> (in order) until the stream ends. Reads synchronously:
+    /// the agent's event stream is read on a thread of its own (see <see cref="UnixSocketHttp.CreateForBlockingReads"/>).
+    /// Each byte is searched for a line end once, however many reads a long line takes.
+    /// </summary>
+    public static void ReadData(Stream stream, Action<ReadOnlySequence<byte>> onData)
     {
-        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: BufferSize, leaveOpen: true));
-        try
+        var buffer = new byte[BufferSize];
+        var filled = 0;
+        var searched = 0;
+        while (true)
         {
-            while (true)
+            if (filled == buffer.Length)
             {
-                var result = await reader.ReadAsync(cancellationToken);
-                var consumed = DispatchLines(result.Buffer, onData);
-                reader.AdvanceTo(consumed, result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    return;
-                }
+                Array.Resize(ref buffer, buffer.Length * 2);
             }
-        }
-        finally
-        {
-            await reader.CompleteAsync();
+
+            var read = stream.Read(buffer, filled, buffer.Length - filled);
+            if (read == 0)
+            {
+                return;
+            }
+
+            filled += read;
+            var lineStart = 0;
+            while (buffer.AsSpan(searched, filled - searched).IndexOf((byte)'\n') is var found and >= 0)
+            {
+                var lineEnd = searched + found;
+                DispatchLine(new ReadOnlySequence<byte>(buffer, lineStart, lineEnd - lineStart), onData);
+                lineStart = searched = lineEnd + 1;
+            }
+
+            buffer.AsSpan(lineStart, filled - lineStart).CopyTo(buffer);
+            filled -= lineStart;
+            searched = filled;
+            if (filled == 0 && buffer.Length > BufferSize)
+            {
+                // One long event grew the buffer; do not keep it for the life of the stream.
+                buffer = new byte[BufferSize];
+            }
         }
     }
 
-    /// <summary>Dispatches every complete line of <paramref name="buffer"/>; returns where the incomplete rest begins.</summary>
-    internal static SequencePosition DispatchLines(ReadOnlySequence<byte> buffer, Action<ReadOnlySequence<byte>> onData)
+    private static void DispatchLine(ReadOnlySequence<byte> line, Action<ReadOnlySequence<byte>> onData)
     {
-        var lines = new SequenceReader<byte>(buffer);
-        while (lines.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n'))
+        var fields = new SequenceReader<byte>(line);
+        if (fields.IsNext("data:"u8, advancePast: true))
         {
-            var fields = new SequenceReader<byte>(line);
-            if (fields.IsNext("data:"u8, advancePast: true))
-            {
-                onData(line.Slice(fields.Position));
-            }
+            onData(line.Slice(fields.Position));
         }
-
-        return lines.Position;
     }
 }
