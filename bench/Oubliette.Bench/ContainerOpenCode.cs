@@ -1,7 +1,8 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Oubliette.Agents.OpenCode;
+using Oubliette.Containers;
+using Oubliette.Containers.Docker;
 using Oubliette.Projects;
 
 namespace Oubliette.Bench;
@@ -18,10 +19,12 @@ internal sealed class ContainerOpenCode : IOpenCodeServer, IAsyncDisposable
     private const int Port = 4098;
     private const string Home = "/tmp/opencode-baseline";
     private const string SocketName = "baseline.sock";
+    private readonly DockerContainerRuntime _docker;
     private readonly string _container;
 
-    private ContainerOpenCode(string container, string socketPath)
+    private ContainerOpenCode(DockerContainerRuntime docker, string container, string socketPath)
     {
+        _docker = docker;
         _container = container;
         Http = UnixSocketHttp.Create(socketPath);
         EndPoint = new UnixDomainSocketEndPoint(socketPath);
@@ -35,21 +38,18 @@ internal sealed class ContainerOpenCode : IOpenCodeServer, IAsyncDisposable
     public static async Task<ContainerOpenCode> StartAsync(Guid projectId, string runDirectory)
     {
         var container = ProjectContainers.NameOf(projectId);
-        // The same relay options as Oubliette's own start script; the pids are kept so disposing can stop both.
+        // The same relay as Oubliette's own start script; the pids are kept so disposing can stop both.
         var script = $"""
             mkdir -p {Home}/project && cd {Home}/project
             rm -f /run/agent/{SocketName}
-            socat -b 65536 UNIX-LISTEN:/run/agent/{SocketName},mode=600,fork TCP:127.0.0.1:{Port} &
+            {OpenCodeRuntime.AgentRelay($"/run/agent/{SocketName}", Port)} &
             echo "$! $$" > {Home}/pids
             exec opencode serve --hostname 127.0.0.1 --port {Port} >{Home}/opencode.log 2>&1
             """;
-        await DockerAsync(
-            "exec", "-d", "-u", ProjectContainers.AgentUser,
-            "-e", "OPENCODE_CONFIG=/run/agent/opencode.json", "-e", $"HOME={Home}",
-            "-e", "OPENCODE_DISABLE_MODELS_FETCH=true", "-e", "OPENCODE_DISABLE_AUTOUPDATE=true",
-            "-e", "OPENCODE_DISABLE_LSP_DOWNLOAD=true", "-e", "OPENCODE_DISABLE_SHARE=true",
-            container, "sh", "-c", script);
-        var started = new ContainerOpenCode(container, Path.Combine(runDirectory, SocketName));
+        var docker = new DockerContainerRuntime(Environment.GetEnvironmentVariable("DOCKER_HOST"));
+        await docker.ExecDetachedAsync(container, ["sh", "-c", script], ProjectContainers.AgentUser,
+            ["OPENCODE_CONFIG=/run/agent/opencode.json", $"HOME={Home}", .. OpenCodeRuntime.OfflineEnvironment], CancellationToken.None);
+        var started = new ContainerOpenCode(docker, container, Path.Combine(runDirectory, SocketName));
         await OpenCodeApi.WaitHealthyAsync(started.Http, TimeSpan.FromSeconds(60), () => $"see {Home}/opencode.log in container {container}");
         return started;
     }
@@ -59,19 +59,11 @@ internal sealed class ContainerOpenCode : IOpenCodeServer, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await DockerAsync("exec", _container, "sh", "-c", $"kill $(cat {Home}/pids)");
-    }
-
-    private static async Task DockerAsync(params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo("docker", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })
-            ?? throw new InvalidOperationException("docker did not start");
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
+        var stopped = await _docker.ExecAsync(_container, new ExecRequest($"kill $(cat {Home}/pids)", ProjectContainers.AgentUser, "/", TimeSpan.FromSeconds(10)), CancellationToken.None);
+        _docker.Dispose();
+        if (stopped.ExitCode != 0)
         {
-            throw new InvalidOperationException($"docker {arguments[0]} failed: {await errors}");
+            throw new InvalidOperationException($"the bench's second OpenCode in {_container} did not stop: {stopped.Stderr}");
         }
     }
 }

@@ -41,22 +41,22 @@ internal static class EventThroughput
         // The first rounds are printed but not counted: the server's code is still being tiered up by the JIT in its
         // first minutes (its compiler thread was 45 % of its CPU 2-3 minutes in), and a server that has run a while is
         // the one to measure.
-        var readers = new (string Name, Func<Task<Round>> Read)[]
+        var readers = new Reader[]
         {
-            ("host, counted", () => OpenCodeRoundAsync(hostOpenCode, model, parse: false)),
-            ("host, read", () => OpenCodeRoundAsync(hostOpenCode, model, parse: true)),
-            ("container, counted", () => OpenCodeRoundAsync(containerOpenCode, model, parse: false)),
-            ("container, read", () => OpenCodeRoundAsync(containerOpenCode, model, parse: true)),
-            ("through Oubliette", () => PipelineRoundAsync(client, model, server, project)),
+            new("host, counted", ReadsEvents: false, () => OpenCodeRoundAsync(hostOpenCode, model, parse: false)),
+            new("host, read", ReadsEvents: true, () => OpenCodeRoundAsync(hostOpenCode, model, parse: true)),
+            new("container, counted", ReadsEvents: false, () => OpenCodeRoundAsync(containerOpenCode, model, parse: false)),
+            new("container, read", ReadsEvents: true, () => OpenCodeRoundAsync(containerOpenCode, model, parse: true)),
+            new("through Oubliette", ReadsEvents: true, () => PipelineRoundAsync(client, model, server, project)),
         };
         var counted = readers.Select(_ => new List<Round>()).ToArray();
         for (var round = 1 - WarmUpRounds; round <= rounds; round++)
         {
             var results = new List<Round>();
-            foreach (var (_, read) in readers)
+            foreach (var reader in readers)
             {
                 await MachineQuiet.WaitAsync(Settling);
-                results.Add(await read());
+                results.Add(await reader.ReadAsync());
             }
 
             Console.WriteLine($"  round {round}{(round <= 0 ? " (warm-up)" : "")}:");
@@ -77,7 +77,7 @@ internal static class EventThroughput
         var windows = Report("reader's window (OpenCode: its first delta -> its last; Oubliette: server takes the first in -> poller holds the last)", readers, counted, round => round.WindowRate);
         // The issue's target: a client reading OpenCode's own stream reads its events, so it is measured against the
         // readers that parse them; the byte counts show how fast OpenCode writes, not a rate any client of events sees.
-        var clients = Enumerable.Range(0, readers.Length - 1).Where(index => readers[index].Name.EndsWith("read", StringComparison.Ordinal)).ToArray();
+        var clients = Enumerable.Range(0, readers.Length - 1).Where(index => readers[index].ReadsEvents).ToArray();
         var lowest = clients.Min(index => windows[^1] / windows[index]);
         Console.WriteLine($"    target, Oubliette >= 0.9x the rate a client reading OpenCode's own stream sees ({string.Join(" and ", clients.Select(index => readers[index].Name))}): "
             + $"{(lowest >= 0.9 ? "met" : "not met")}, lowest ratio {lowest:0.00}");
@@ -85,7 +85,7 @@ internal static class EventThroughput
     }
 
     /// <summary>Prints each reader's median rate and the pipeline's ratio to it; returns the medians, the pipeline's last.</summary>
-    private static double[] Report(string measure, (string Name, Func<Task<Round>> Read)[] readers, List<Round>[] counted, Func<Round, double> rate)
+    private static double[] Report(string measure, Reader[] readers, List<Round>[] counted, Func<Round, double> rate)
     {
         var medians = counted.Select(rounds => Statistics.Median([.. rounds.Select(rate)])).ToArray();
         var pipeline = medians[^1];
@@ -98,6 +98,9 @@ internal static class EventThroughput
         Console.WriteLine($"    {readers[^1].Name} to an MCP poller: {pipeline:0} deltas/s");
         return medians;
     }
+
+    /// <summary>One reader of a round; <paramref name="ReadsEvents"/>: it parses each event, as a client of events does.</summary>
+    private sealed record Reader(string Name, bool ReadsEvents, Func<Task<Round>> ReadAsync);
 
     private sealed record Round(double WindowRate, double EndToEndRate, string Summary);
 

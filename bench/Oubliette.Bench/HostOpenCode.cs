@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using Oubliette.Agents.OpenCode;
 using Oubliette.Containers;
 using Oubliette.Testing;
 
@@ -72,10 +73,11 @@ internal sealed class HostOpenCode : IDisposable
         };
         startInfo.Environment["HOME"] = _home;
         startInfo.Environment["OPENCODE_CONFIG"] = _config;
-        startInfo.Environment["OPENCODE_DISABLE_MODELS_FETCH"] = "true";
-        startInfo.Environment["OPENCODE_DISABLE_AUTOUPDATE"] = "true";
-        startInfo.Environment["OPENCODE_DISABLE_LSP_DOWNLOAD"] = "true";
-        startInfo.Environment["OPENCODE_DISABLE_SHARE"] = "true";
+        foreach (var setting in OpenCodeRuntime.OfflineEnvironment)
+        {
+            var equals = setting.IndexOf('=', StringComparison.Ordinal);
+            startInfo.Environment[setting[..equals]] = setting[(equals + 1)..];
+        }
         var process = Process.Start(startInfo)!;
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();

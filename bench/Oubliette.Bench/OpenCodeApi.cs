@@ -1,6 +1,6 @@
-using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Oubliette.Agents.OpenCode;
 
 namespace Oubliette.Bench;
 
@@ -24,26 +24,11 @@ internal static class OpenCodeApi
         return session;
     }
 
-    /// <summary>One health probe with a short timeout of its own: a probe sent while OpenCode starts can hang.</summary>
-    public static async Task<bool> HealthyAsync(HttpClient http)
-    {
-        using var probe = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-        try
-        {
-            using var response = await http.GetAsync("global/health", probe.Token);
-            return response.StatusCode == HttpStatusCode.OK;
-        }
-        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>Probes until OpenCode answers, failing after <paramref name="limit"/>.</summary>
     public static async Task WaitHealthyAsync(HttpClient http, TimeSpan limit, Func<string> whyNot)
     {
         var deadline = DateTime.UtcNow + limit;
-        while (!await HealthyAsync(http))
+        while (!await OpenCodeRuntime.IsHealthyAsync(http, CancellationToken.None))
         {
             if (DateTime.UtcNow > deadline)
             {

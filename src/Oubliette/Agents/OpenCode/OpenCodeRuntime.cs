@@ -33,18 +33,33 @@ public sealed partial class OpenCodeRuntime(
     private readonly KeyedLocks _locks = new();
     private readonly CancellationTokenSource _stopping = new();
 
-    private const string StartScript = """
+    /// <summary>
+    /// OpenCode's settings for a container without a network: nothing to fetch or update, so do not wait for it to fail.
+    /// </summary>
+    internal static readonly IReadOnlyList<string> OfflineEnvironment =
+    [
+        "OPENCODE_DISABLE_MODELS_FETCH=true",
+        "OPENCODE_DISABLE_AUTOUPDATE=true",
+        "OPENCODE_DISABLE_LSP_DOWNLOAD=true",
+        "OPENCODE_DISABLE_SHARE=true",
+    ];
+
+    private static readonly string StartScript = $"""
         #!/bin/sh
         # Started by Oubliette (docker exec). The relays join the agent to the host through bind-mounted unix sockets:
         # agent.sock (host -> OpenCode) and the gateway socket (OpenCode -> host: models and Oubliette's tools).
         # 64 KiB buffers: with socat's default 8 KiB a streamed turn reached the server in many small reads.
         rm -f /run/agent/agent.sock
-        socat -b 65536 TCP-LISTEN:4097,bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/gateway/gateway.sock &
-        socat -b 65536 UNIX-LISTEN:/run/agent/agent.sock,mode=600,fork TCP:127.0.0.1:4096 &
+        socat -b 65536 TCP-LISTEN:{OpenCodeConfigWriter.GatewayPort},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/gateway/gateway.sock &
+        {AgentRelay("/run/agent/agent.sock", OpenCodeConfigWriter.AgentPort)} &
         cd /workspace
-        exec opencode serve --hostname 127.0.0.1 --port 4096 >>/run/agent/agent.log 2>&1
+        exec opencode serve --hostname 127.0.0.1 --port {OpenCodeConfigWriter.AgentPort} >>/run/agent/agent.log 2>&1
 
         """;
+
+    /// <summary>The relay that exposes OpenCode's loopback port as a unix socket in a bind-mounted folder.</summary>
+    internal static string AgentRelay(string socketPath, int port) =>
+        $"socat -b 65536 UNIX-LISTEN:{socketPath},mode=600,fork TCP:127.0.0.1:{port}";
 
     public async Task EnsureAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
     {
@@ -173,11 +188,7 @@ public sealed partial class OpenCodeRuntime(
             [
                 "OPENCODE_CONFIG=/run/agent/opencode.json",
                 "HOME=/home/gogol",
-                // The container has no network: nothing to fetch or update, so do not wait for it to fail.
-                "OPENCODE_DISABLE_MODELS_FETCH=true",
-                "OPENCODE_DISABLE_AUTOUPDATE=true",
-                "OPENCODE_DISABLE_LSP_DOWNLOAD=true",
-                "OPENCODE_DISABLE_SHARE=true",
+                .. OfflineEnvironment,
             ],
             cancellationToken);
         LogStarting(logger, project.Id);
@@ -202,7 +213,8 @@ public sealed partial class OpenCodeRuntime(
         }
     }
 
-    private static async Task<bool> IsHealthyAsync(HttpClient http, CancellationToken cancellationToken)
+    /// <summary>One health probe with a short timeout of its own: a probe sent while OpenCode starts can hang.</summary>
+    internal static async Task<bool> IsHealthyAsync(HttpClient http, CancellationToken cancellationToken)
     {
         using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         probe.CancelAfter(ProbeTimeout);
