@@ -37,7 +37,7 @@ internal static class EventThroughput
         using var host = await HostOpenCode.InstallAsync(model);
         await using var hostOpenCode = await host.StartAsync();
         var projectId = Guid.Parse(project);
-        await using var containerOpenCode = await ContainerOpenCode.StartAsync(projectId, server.ProjectRunDirectory(projectId));
+        await using var containerOpenCode = await ContainerOpenCode.StartAsync(projectId, server.ProjectAgentSocketDirectory(projectId));
         // The first rounds are printed but not counted: the server's code is still being tiered up by the JIT in its
         // first minutes (its compiler thread was 45 % of its CPU 2-3 minutes in), and a server that has run a while is
         // the one to measure.

@@ -26,8 +26,8 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
 
     public string Root => _root;
 
-    /// <summary>A project's run folder (mounted at <c>/run/agent</c> in its container), as the server lays out its home.</summary>
-    public string ProjectRunDirectory(Guid projectId) => Path.Combine(_root, "data", "projects", projectId.ToString("D"), "run");
+    /// <summary>A project's agent socket folder (root-owned, mounted at <c>/run/agent-socket</c> in its container), as the server lays out its home.</summary>
+    public string ProjectAgentSocketDirectory(Guid projectId) => Path.Combine(_root, "data", "projects", projectId.ToString("D"), "agent-socket");
 
     /// <summary>Starts the built server in a fresh home; <paramref name="configure"/> may rewrite the init config.</summary>
     public static async Task<ServerUnderTest> StartAsync(Func<string, string>? configure = null)

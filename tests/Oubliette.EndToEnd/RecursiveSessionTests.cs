@@ -189,7 +189,7 @@ public sealed class RecursiveSessionTests(DockerEnvironment docker) : IAsyncLife
         Assert.Empty((await _fixture.Admin.CallAsync("session", new { action = "list", project_id = otherProject.ToString("D") })).Json.GetProperty("sessions").EnumerateArray());
 
         // The container's credential, as its shell could read it, used by hand on the gateway socket.
-        var config = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_fixture.Server.ProjectDirectory(_fixture.ProjectId), "run", "opencode.json")));
+        var config = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_fixture.Server.ProjectDirectory(_fixture.ProjectId), "agent-config", "opencode.json")));
         var credential = config.RootElement.GetProperty("mcp").GetProperty("oubliette").GetProperty("headers").GetProperty("Authorization").GetString()!["Bearer ".Length..];
         await using var byHand = await McpTestClient.ConnectUnixAsync(_fixture.Server.Home.Home.DefaultGatewaySocket, credential);
         var tools = (await byHand.ListToolsAsync()).Select(tool => tool.Name).Order().ToList();

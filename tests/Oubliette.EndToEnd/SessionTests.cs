@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Oubliette.Containers;
+using Oubliette.Projects;
 using Oubliette.Testing;
 
 namespace Oubliette.EndToEnd;
@@ -132,7 +134,7 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         {
             action = "exec",
             project_id = _fixture.ProjectId.ToString("D"),
-            command = "env; cat /run/agent/*; grep -rs . /home/gogol/.local /home/gogol/.config /home/gogol/.cache 2>/dev/null | head -c 2000000",
+            command = "env; cat /run/agent-config/* /run/agent/*; grep -rs . /home/gogol/.local /home/gogol/.config /home/gogol/.cache 2>/dev/null | head -c 2000000",
         });
 
         Assert.False(inside.IsError, inside.Text);
@@ -264,17 +266,20 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
 
         // Kill the relay's per-connection children (not the listener): every connection to agent.sock drops, the event
         // stream with them, while new connections still work.
-        var dropped = await _fixture.Admin.CallAsync("container", new
-        {
-            action = "exec",
-            project_id = _fixture.ProjectId.ToString("D"),
-            command = "listener=$(pgrep -of 'UNIX-LISTE[N]:/run/agent/agent.sock'); for pid in $(pgrep -f 'UNIX-LISTE[N]:/run/agent/agent.sock'); do [ \"$pid\" = \"$listener\" ] || kill $pid; done; echo killed",
-        });
+        // The relay runs as root, out of the agent user's reach: only root in the container can do this.
+        var dropped = await _fixture.Server.Docker.Runtime.ExecAsync(
+            ProjectContainers.NameOf(_fixture.ProjectId),
+            new ExecRequest(
+                "listener=$(pgrep -of 'UNIX-LISTE[N]:/run/agent-socket/agent.sock'); for pid in $(pgrep -f 'UNIX-LISTE[N]:/run/agent-socket/agent.sock'); do [ \"$pid\" = \"$listener\" ] || kill $pid; done; echo killed",
+                "root",
+                "/",
+                TimeSpan.FromSeconds(30)),
+            CancellationToken.None);
         var waited = await _fixture.WaitAsync(sessionId);
         var events = await _fixture.EventsAsync(sessionId);
         var serverLog = string.Concat(Directory.GetFiles(_fixture.Server.Home.Home.LogsDirectory, "oubliette-*.log").Select(File.ReadAllText));
 
-        Assert.Contains("killed", dropped.Text, StringComparison.Ordinal);
+        Assert.Contains("killed", dropped.Stdout, StringComparison.Ordinal);
         Assert.Equal("idle", waited.GetProperty("status").GetString());
         Assert.Contains(events, item => item.GetProperty("type").GetString() == "completion");
         Assert.Contains("event stream of project", serverLog, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using Oubliette.Configuration;
 using Oubliette.Containers;
 using Oubliette.Errors;
+using Oubliette.Operations;
 
 namespace Oubliette.Projects;
 
@@ -23,6 +24,8 @@ public sealed partial class ProjectContainers(
     // server only, never the relays in agent containers (host processes see container command lines).
     public const string GatewayMountPoint = "/run/gateway";
     public const string RunMountPoint = "/run/agent";
+    public const string AgentConfigMountPoint = "/run/agent-config";
+    public const string AgentSocketMountPoint = "/run/agent-socket";
     private const long PidsLimit = 1024;
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
 
@@ -41,15 +44,17 @@ public sealed partial class ProjectContainers(
     {
         var name = NameOf(project.Id);
         var info = await runtime.InspectAsync(name, cancellationToken);
-        if (info is not null && info.Mounts.All(mount => mount.ContainerPath != GatewayMountPoint))
+        if (info is not null && !HasCurrentMounts(info))
         {
-            // Made by an older version without the gateway mount: replace it (the workspaces live on the host).
+            // Made by an older version (without the gateway mount, or with the agent's config and socket in its own
+            // writable run folder): replace it (the workspaces live on the host).
             await runtime.RemoveAsync(name, cancellationToken);
             info = null;
         }
 
         if (info is null)
         {
+            PrepareFolders(project.Id);
             var image = ImageOf(project);
             if (await runtime.InspectImageLabelsAsync(image, cancellationToken) is null)
             {
@@ -66,6 +71,18 @@ public sealed partial class ProjectContainers(
         }
 
         return await StatusAsync(project.Id, cancellationToken);
+    }
+
+    /// <summary>
+    /// The host folders the container mounts besides its workspaces: <c>run/</c> made once and handed to the container user
+    /// (one lchown of the new folder, nothing inside it is ever touched), <c>agent-config/</c> and <c>agent-socket/</c>
+    /// owned by root, which the container user can read but never change.
+    /// </summary>
+    public void PrepareFolders(Guid projectId)
+    {
+        UnixFiles.EnsureFolderOwnedBy(paths.RunDirectory(projectId), AgentUid, AgentUid);
+        UnixFiles.EnsureRootFolder(paths.AgentConfigDirectory(projectId));
+        UnixFiles.EnsureRootFolder(paths.AgentSocketDirectory(projectId));
     }
 
     public async Task<ContainerStatus> StopAsync(Guid projectId, CancellationToken cancellationToken)
@@ -135,6 +152,8 @@ public sealed partial class ProjectContainers(
             [
                 new BindMount(paths.WorkspacesDirectory(project.Id), "/workspace"),
                 new BindMount(paths.RunDirectory(project.Id), RunMountPoint),
+                new BindMount(paths.AgentConfigDirectory(project.Id), AgentConfigMountPoint, ReadOnly: true),
+                new BindMount(paths.AgentSocketDirectory(project.Id), AgentSocketMountPoint),
                 new BindMount(Path.GetDirectoryName(paths.GatewaySocket) ?? paths.GatewaySocket, GatewayMountPoint),
             ],
             container.MemoryBytes,
@@ -143,6 +162,11 @@ public sealed partial class ProjectContainers(
             container.Network,
             ["HOME=/home/gogol"]);
     }
+
+    private static bool HasCurrentMounts(ContainerInfo info) =>
+        info.Mounts.Any(mount => mount.ContainerPath == GatewayMountPoint)
+        && info.Mounts.Any(mount => mount.ContainerPath == AgentConfigMountPoint && mount.ReadOnly)
+        && info.Mounts.Any(mount => mount.ContainerPath == AgentSocketMountPoint);
 
     private static ContainerStatus ToStatus(Guid projectId, ContainerInfo? info) => info is null
         ? new ContainerStatus(NameOf(projectId), null, "missing", false, null, null)

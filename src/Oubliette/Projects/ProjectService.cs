@@ -64,9 +64,8 @@ public sealed partial class ProjectService(
             project = project with { Workspaces = [new WorkspaceMetadata(project.DefaultWorkspaceId, null, project.RemoteUrl, project.CreatedAt)] };
             try
             {
-                Directory.CreateDirectory(paths.RunDirectory(project.Id));
+                containers.PrepareFolders(project.Id);
                 await PrepareWorkspaceAsync(project, project.DefaultWorkspaceId, project.RemoteUrl, project.GithubCredential, cancellationToken);
-                FileOwnership.ChownRecursive(paths.RunDirectory(project.Id), ProjectContainers.AgentUid, ProjectContainers.AgentUid);
                 await store.SaveAsync(project, cancellationToken);
                 await containers.EnsureRunningAsync(project, cancellationToken);
             }

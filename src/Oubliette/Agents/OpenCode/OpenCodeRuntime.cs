@@ -29,6 +29,10 @@ public sealed partial class OpenCodeRuntime(
     private static readonly TimeSpan ProbeSpacing = TimeSpan.FromMilliseconds(25);
     private static readonly TimeSpan LossProbeSpacing = TimeSpan.FromMilliseconds(200);
     private const int LossProbes = 5;
+
+    /// <summary>The config holds the container's gateway credential: readable by root and the agent's group (gid 1000) only.</summary>
+    private const UnixFileMode ConfigMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+    private const UnixFileMode ScriptMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
     private readonly ConcurrentDictionary<Guid, AgentConnection> _connections = new();
     private readonly KeyedLocks _locks = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -44,18 +48,30 @@ public sealed partial class OpenCodeRuntime(
         "OPENCODE_DISABLE_SHARE=true",
     ];
 
+    /// <summary>Runs as the agent user: OpenCode and its relay to the gateway (OpenCode → host: models and Oubliette's tools).</summary>
     private static readonly string StartScript = $"""
         #!/bin/sh
-        # Started by Oubliette (docker exec). The relays join the agent to the host through bind-mounted unix sockets:
-        # agent.sock (host -> OpenCode) and the gateway socket (OpenCode -> host: models and Oubliette's tools).
+        # Started by Oubliette (docker exec) as the agent user. The host reaches OpenCode through a relay Oubliette starts
+        # as root (see RelayScript); this relay joins OpenCode to the bind-mounted gateway socket.
         # 64 KiB buffers: with socat's default 8 KiB a streamed turn reached the server in many small reads.
-        rm -f /run/agent/agent.sock
-        socat -b 65536 TCP-LISTEN:{OpenCodeConfigWriter.GatewayPort},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:/run/gateway/gateway.sock &
-        {AgentRelay("/run/agent/agent.sock", OpenCodeConfigWriter.AgentPort)} &
+        socat -b 65536 TCP-LISTEN:{OpenCodeConfigWriter.GatewayPort},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:{ProjectContainers.GatewayMountPoint}/gateway.sock &
         cd /workspace
-        exec opencode serve --hostname 127.0.0.1 --port {OpenCodeConfigWriter.AgentPort} >>/run/agent/agent.log 2>&1
+        exec opencode serve --hostname 127.0.0.1 --port {OpenCodeConfigWriter.AgentPort} >>{ProjectContainers.RunMountPoint}/agent.log 2>&1
 
         """;
+
+    private const string AgentSocketInContainer = ProjectContainers.AgentSocketMountPoint + "/agent.sock";
+
+    /// <summary>
+    /// The host → OpenCode relay, run as root (uid 0 without any capability, no-new-privileges): its socket lives in a
+    /// root-owned folder, so the agent user can neither replace the socket nor kill the relay. An earlier relay (the agent
+    /// was restarted, the container was not) is stopped first; <c>-x -f</c> matches the relay's exact command line only.
+    /// </summary>
+    private static readonly string RelayScript =
+        $"pkill -U 0 -x -f '{AgentRelay(AgentSocketInContainer, OpenCodeConfigWriter.AgentPort)}'; rm -f {AgentSocketInContainer}; exec {AgentRelay(AgentSocketInContainer, OpenCodeConfigWriter.AgentPort)}";
+
+    /// <summary>The user the relay runs as: root in the container, which owns the socket folder.</summary>
+    internal const string RelayUser = "root";
 
     /// <summary>The relay that exposes OpenCode's loopback port as a unix socket in a bind-mounted folder.</summary>
     internal static string AgentRelay(string socketPath, int port) =>
@@ -176,17 +192,21 @@ public sealed partial class OpenCodeRuntime(
 
     private async Task StartAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
     {
-        var run = paths.RunDirectory(project.Id);
+        // Written only into the root-owned folder the container mounts read-only; nothing in the agent's run folder is
+        // written, chowned or followed (the agent can plant links there).
+        var config = paths.AgentConfigDirectory(project.Id);
+        UnixFiles.EnsureRootFolder(config);
         var secret = await credentials.IssueAsync(project.Id, cancellationToken);
-        await File.WriteAllTextAsync(Path.Combine(run, "opencode.json"), configWriter.Write(project, secret), cancellationToken);
-        await File.WriteAllTextAsync(Path.Combine(run, "start-agent.sh"), StartScript, cancellationToken);
-        FileOwnership.ChownRecursive(run, ProjectContainers.AgentUid, ProjectContainers.AgentUid);
+        await UnixFiles.WriteInRootFolderAsync(config, "opencode.json", configWriter.Write(project, secret), ProjectContainers.AgentUid, ConfigMode, cancellationToken);
+        await UnixFiles.WriteInRootFolderAsync(config, "start-agent.sh", StartScript, 0, ScriptMode, cancellationToken);
+        var container = ProjectContainers.NameOf(project.Id);
+        await runtime.ExecDetachedAsync(container, ["sh", "-c", RelayScript], RelayUser, [], cancellationToken);
         await runtime.ExecDetachedAsync(
-            ProjectContainers.NameOf(project.Id),
-            ["sh", "/run/agent/start-agent.sh"],
+            container,
+            ["sh", $"{ProjectContainers.AgentConfigMountPoint}/start-agent.sh"],
             ProjectContainers.AgentUser,
             [
-                "OPENCODE_CONFIG=/run/agent/opencode.json",
+                $"OPENCODE_CONFIG={ProjectContainers.AgentConfigMountPoint}/opencode.json",
                 "HOME=/home/gogol",
                 .. OfflineEnvironment,
             ],
@@ -213,7 +233,10 @@ public sealed partial class OpenCodeRuntime(
         }
     }
 
-    /// <summary>One health probe with a short timeout of its own: a probe sent while OpenCode starts can hang.</summary>
+    /// <summary>
+    /// One health probe with a short timeout of its own: a probe sent while OpenCode starts can hang. A socket that is not
+    /// the relay's (see <see cref="AgentSocket"/>) is not "unhealthy" but refused: its <see cref="ExternalFailureException"/> is thrown.
+    /// </summary>
     internal static async Task<bool> IsHealthyAsync(HttpClient http, CancellationToken cancellationToken)
     {
         using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -222,6 +245,10 @@ public sealed partial class OpenCodeRuntime(
         {
             using var response = await http.GetAsync("global/health", probe.Token);
             return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException exception) when (exception.InnerException is ExternalFailureException refused)
+        {
+            throw refused;
         }
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -350,9 +377,16 @@ public sealed partial class OpenCodeRuntime(
 
         for (var attempt = 0; attempt < LossProbes; attempt++)
         {
-            if (await IsHealthyAsync(http, cancellationToken))
+            try
             {
-                return null;
+                if (await IsHealthyAsync(http, cancellationToken))
+                {
+                    return null;
+                }
+            }
+            catch (ExternalFailureException refused)
+            {
+                return refused.Message;
             }
 
             await Task.Delay(LossProbeSpacing, cancellationToken);

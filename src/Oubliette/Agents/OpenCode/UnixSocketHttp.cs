@@ -1,8 +1,10 @@
-using System.Net.Sockets;
-
 namespace Oubliette.Agents.OpenCode;
 
-/// <summary>An HttpClient whose every connection goes to one unix socket (the agent's <c>agent.sock</c>).</summary>
+/// <summary>
+/// An HttpClient whose every connection goes to one unix socket (the agent's <c>agent.sock</c>), checked before each
+/// connection (<see cref="AgentSocket"/>): a refusal surfaces as an <see cref="HttpRequestException"/> whose inner exception
+/// says what is wrong.
+/// </summary>
 internal static class UnixSocketHttp
 {
     /// <summary>
@@ -14,24 +16,7 @@ internal static class UnixSocketHttp
     /// </summary>
     public static HttpClient CreateForBlockingReads(string socketPath) => new(new SocketsHttpHandler
     {
-        ConnectCallback = (_, _) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                // Synchronous on purpose: an asynchronous connect puts the socket in non-blocking mode for good. A unix
-                // socket connects at once or fails at once.
-#pragma warning disable CA1849, VSTHRD103
-                socket.Connect(new UnixDomainSocketEndPoint(socketPath));
-#pragma warning restore CA1849, VSTHRD103
-                return ValueTask.FromResult<Stream>(new NetworkStream(socket, ownsSocket: true));
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
+        ConnectCallback = (_, _) => ValueTask.FromResult(AgentSocket.Connect(socketPath)),
         // Disposing the response closes the connection at once, which ends a read blocked on it. The default would first
         // try to drain an endless stream, for 2 s, while the blocked reader still owns the connection.
         MaxResponseDrainSize = 0,
@@ -43,20 +28,7 @@ internal static class UnixSocketHttp
 
     public static HttpClient Create(string socketPath) => new(new SocketsHttpHandler
     {
-        ConnectCallback = async (_, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
+        ConnectCallback = (_, cancellationToken) => AgentSocket.ConnectAsync(socketPath, cancellationToken),
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
     })
     {
