@@ -44,7 +44,10 @@ public sealed class CloneSourcePolicy
             return CheckLocal(field, value, shown, caller);
         }
 
-        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http" or "ssh"))
+        // Backslashes and blanks are read differently by System.Uri and curl (a host check could pass for one host
+        // while git dials another), so they are refused, and git is given the URL as System.Uri normalised it.
+        if (value.Contains('\\', StringComparison.Ordinal) || value.Any(char.IsWhiteSpace)
+            || !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http" or "ssh"))
         {
             throw Refused(field, shown, "is not a git URL", caller);
         }
@@ -87,7 +90,7 @@ public sealed class CloneSourcePolicy
             }
         }
 
-        return new CloneSource(value, uri.Scheme, host, port, !uri.IsDefaultPort, addresses);
+        return new CloneSource(uri.AbsoluteUri, uri.Scheme, host, port, !uri.IsDefaultPort, addresses);
     }
 
     /// <summary>Why <paramref name="address"/> is not a public internet address, or null when it is.</summary>

@@ -140,9 +140,18 @@ public sealed class CloneSourcePolicyTests
     [InlineData("ext::sh -c touch% /tmp/pwned", "is not a git URL")]
     [InlineData("git@github.com:o/r.git", "is not a git URL")]
     [InlineData("relative/path", "is not a git URL")]
+    [InlineData("https://github.com /x", "is not a git URL")]
     [InlineData("https://nowhere.invalid/x", "names host 'nowhere.invalid', which could not be resolved")]
     public async Task Other_sources_are_refused_clearly(string value, string reason) =>
         Assert.Contains($"source '{value}' {reason} (allowed: ", await RefusedAsync(Policy(), value), StringComparison.Ordinal);
+
+    [Fact]
+    public async Task A_backslash_that_curl_and_System_Uri_read_differently_is_refused() =>
+        Assert.Contains("'https://***@127.0.0.1/x' is not a git URL", await RefusedAsync(Policy(), "https://github.com\\@127.0.0.1/x"), StringComparison.Ordinal);
+
+    [Fact]
+    public async Task Git_gets_the_url_as_System_Uri_normalised_it() =>
+        Assert.Equal("https://github.com/o/r.git", (await Policy().CheckAsync("source", "HTTPS://GitHub.com:443/o/r.git", ProjectCaller, CancellationToken.None)).Url);
 
     [Fact]
     public void Redaction_masks_user_info_only() =>
