@@ -213,11 +213,13 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
             {
               "server": { "address": "127.0.0.1:0" },
               "credentials": { "github": { "credentials": { "work": { "token": "{{token}}" } }, "default": "work" } },
+              "git": { "allow_local_sources": true },
             }
             """);
         var origin = Directory.CreateTempSubdirectory("oubliette-origin-").FullName;
         try
         {
+            File.SetUnixFileMode(origin, (UnixFileMode)Convert.ToInt32("755", 8)); // git clones as the agent user (uid 1000)
             await RunGitAsync(origin, "init", "--quiet", "--initial-branch=main");
             await File.WriteAllTextAsync(Path.Combine(origin, "README.md"), "cloned content\n");
             await RunGitAsync(origin, "add", "README.md");

@@ -68,7 +68,7 @@ public static partial class ConfigParser
 
     private static OublietteConfig Read(ConfigReader root)
     {
-        root.RejectUnknownKeys("server", "credentials", "defaults", "containers", "models", "logging");
+        root.RejectUnknownKeys("server", "credentials", "defaults", "containers", "models", "logging", "git");
         var containers = root.StringMap("containers");
         return new OublietteConfig
         {
@@ -80,6 +80,7 @@ public static partial class ConfigParser
                 : new Dictionary<string, string> { ["base"] = "oubliette-agent:base", ["dev"] = "oubliette-agent:dev" },
             Models = ReadModels(root.Section("models")),
             Logging = ReadLogging(root.Section("logging")),
+            Git = ReadGit(root.Section("git")),
         };
     }
 
@@ -126,8 +127,12 @@ public static partial class ConfigParser
         {
             Github = github.Map("credentials", (_, entry) =>
             {
-                entry.RejectUnknownKeys("token", "description");
-                return new GithubCredential(entry.RequiredString("token"), entry.OptionalString("description"));
+                entry.RejectUnknownKeys("token", "description", "hosts");
+                var hosts = HostList(entry, "hosts");
+                return new GithubCredential(entry.RequiredString("token"), entry.OptionalString("description"))
+                {
+                    Hosts = hosts ?? GithubCredential.DefaultHosts,
+                };
             }),
             GithubDefault = github.OptionalString("default"),
             Providers = providers.Map("credentials", (_, entry) =>
@@ -149,6 +154,16 @@ public static partial class ConfigParser
             ProvidersDefault = providers.OptionalString("default"),
         };
     }
+
+    private static GitConfig ReadGit(ConfigReader git)
+    {
+        git.RejectUnknownKeys("allow_ssh", "allowed_hosts", "allow_local_sources");
+        return new GitConfig(git.Bool("allow_ssh", false), HostList(git, "allowed_hosts") ?? [], git.Bool("allow_local_sources", false));
+    }
+
+    /// <summary>A list of host or host:port entries, each checked; null when absent.</summary>
+    private static IReadOnlyList<string>? HostList(ConfigReader section, string key) =>
+        section.OptionalStringList(key, entry => GitConfig.TryParseHostEntry(entry, out _, out _) ? null : $"'{entry}' is not {GitConfig.HostEntryFormat}");
 
     private static DefaultsConfig ReadDefaults(ConfigReader defaults)
     {

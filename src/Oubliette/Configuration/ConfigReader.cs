@@ -99,6 +99,45 @@ internal sealed class ConfigReader
         return result;
     }
 
+    /// <summary>The array of strings at <paramref name="key"/>, each checked by <paramref name="problem"/> (a reason, or null when fine); null when absent.</summary>
+    public IReadOnlyList<string>? OptionalStringList(string key, Func<string, string?> problem)
+    {
+        if (!TryGet(key, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            Error(key, $"expected an array of strings, found {Describe(value)}");
+            return null;
+        }
+
+        var result = new List<string>();
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind == JsonValueKind.String)
+            {
+                var text = item.GetString() ?? "";
+                if (problem(text) is { } reason)
+                {
+                    _errors.Add(new ConfigError($"{PathOf(key)}[{index}]", reason));
+                }
+
+                result.Add(text);
+            }
+            else
+            {
+                _errors.Add(new ConfigError($"{PathOf(key)}[{index}]", $"expected a string, found {Describe(item)}"));
+            }
+
+            index++;
+        }
+
+        return result;
+    }
+
     public string? OptionalString(string key)
     {
         if (!TryGet(key, out var value) || value.ValueKind == JsonValueKind.Null)

@@ -25,7 +25,8 @@ public static class ConfigTemplate
 
           "credentials": {
             "github": {
-              // "credentials": { "work": { "token": "ghp_...", "description": "org repos" } },
+              // "credentials": { "work": { "token": "ghp_...", "description": "org repos", "hosts": ["github.com"] } },
+              // A token is sent only to the hosts (host or host:port) in its "hosts" list (default ["github.com"]).
               "credentials": {},
               // "default": "work",
             },
@@ -94,6 +95,14 @@ public static class ConfigTemplate
           "logging": {
             "level": "information",       // trace | debug | information | warning | error
             "retention_days": 14,         // daily log files kept in data/logs/
+          },
+
+          // Where clones (project remote_url, workspace source) may come from. https:// to public hosts is always allowed.
+          "git": {
+            "allow_ssh": false,           // allow ssh:// sources
+            // Hosts (host or host:port) that may be reached over http:// or on loopback/private addresses.
+            "allowed_hosts": [],
+            "allow_local_sources": false, // allow file:// URLs and host paths, for admin tokens only
           },
         }
 

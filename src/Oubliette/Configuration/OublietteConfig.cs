@@ -9,4 +9,5 @@ public sealed record OublietteConfig
     public required IReadOnlyDictionary<string, string> Containers { get; init; }
     public required ModelsConfig Models { get; init; }
     public required LoggingConfig Logging { get; init; }
+    public GitConfig Git { get; init; } = GitConfig.Default;
 }

@@ -178,6 +178,7 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<ProjectStore>();
         services.AddSingleton<KeyedLocks>();
         services.AddSingleton<GitWorkspaces>();
+        services.AddSingleton<CloneSourcePolicy>();
         services.AddSingleton<ProjectContainers>();
         services.AddSingleton<ProjectService>();
         services.AddHostedService<ContainerReattachService>();

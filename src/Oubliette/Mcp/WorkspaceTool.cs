@@ -24,7 +24,7 @@ public sealed class WorkspaceTool(ProjectService projects, Authorizer authorizer
         return verb switch
         {
             "list" => new WorkspaceToolResult(Workspaces: await projects.ListWorkspacesAsync(projectId, cancellationToken)),
-            "create" => new WorkspaceToolResult(Workspace: await projects.CreateWorkspaceAsync(projectId, external_id, source, cancellationToken)),
+            "create" => new WorkspaceToolResult(Workspace: await projects.CreateWorkspaceAsync(projectId, external_id, source, callerContext.Caller, cancellationToken)),
             _ => new WorkspaceToolResult(
                 Workspace: await projects.DeleteWorkspaceAsync(projectId, ProjectIds.Parse("workspace_id", workspace_id), cancellationToken),
                 Deleted: true),

@@ -12,6 +12,7 @@ public sealed partial class ProjectService(
     ProjectPaths paths,
     ProjectContainers containers,
     GitWorkspaces git,
+    CloneSourcePolicy cloneSources,
     KeyedLocks locks,
     OublietteConfig config,
     ActiveSessionCounts activeSessions,
@@ -28,6 +29,8 @@ public sealed partial class ProjectService(
             throw new InvalidArgumentException($"name '{request.Name}' is not valid (1-64 characters: letters, digits, space, '.', '_', '-'; starting with a letter or digit)");
         }
 
+        // Checked before anything exists: a refused source creates nothing.
+        var remote = request.RemoteUrl is { } url ? await cloneSources.CheckAsync("remote_url", url, caller, cancellationToken) : null;
         var project = new ProjectMetadata
         {
             Id = Guid.NewGuid(),
@@ -39,7 +42,7 @@ public sealed partial class ProjectService(
             Autonomy = ConfigParser.RequireLevel("autonomy", request.Autonomy ?? config.Defaults.Agent.Autonomy),
             Reasoning = ConfigParser.RequireLevel("reasoning", request.Reasoning ?? config.Defaults.Agent.Reasoning),
             ContainerType = ValidateContainerType(request.ContainerType ?? config.Defaults.Container.Type),
-            RemoteUrl = request.RemoteUrl is { } url ? GitWorkspaces.ValidateRemote("remote_url", url) : null,
+            RemoteUrl = remote?.Url,
             GithubCredential = request.RemoteUrl is null && request.GithubCredential is null ? null : git.ValidateCredential(request.GithubCredential),
             InitGit = request.InitGit ?? true,
             WorkspaceIsolation = request.WorkspaceIsolation ?? false,
@@ -65,7 +68,7 @@ public sealed partial class ProjectService(
             try
             {
                 containers.PrepareFolders(project.Id);
-                await PrepareWorkspaceAsync(project, project.DefaultWorkspaceId, project.RemoteUrl, project.GithubCredential, cancellationToken);
+                await PrepareWorkspaceAsync(project, project.DefaultWorkspaceId, remote, project.GithubCredential, cancellationToken);
                 await store.SaveAsync(project, cancellationToken);
                 await containers.EnsureRunningAsync(project, cancellationToken);
             }
@@ -137,17 +140,15 @@ public sealed partial class ProjectService(
     public async Task<IReadOnlyList<WorkspaceMetadata>> ListWorkspacesAsync(Guid projectId, CancellationToken cancellationToken) =>
         (await RequireAsync(projectId, cancellationToken)).Workspaces;
 
-    public async Task<WorkspaceMetadata> CreateWorkspaceAsync(Guid projectId, string? externalId, string? source, CancellationToken cancellationToken)
+    /// <summary>A new workspace, empty, initialised or cloned from <paramref name="source"/> (checked against the caller's scope; null means no admin rights).</summary>
+    public async Task<WorkspaceMetadata> CreateWorkspaceAsync(Guid projectId, string? externalId, string? source, Caller? caller, CancellationToken cancellationToken)
     {
         if (externalId is not null && (externalId.Length is 0 or > 128 || externalId.Any(char.IsControl)))
         {
             throw new InvalidArgumentException("external_id must be 1-128 printable characters");
         }
 
-        if (source is not null)
-        {
-            GitWorkspaces.ValidateRemote("source", source);
-        }
+        var checkedSource = source is null ? null : await cloneSources.CheckAsync("source", source, caller, cancellationToken);
 
         using var _ = await locks.AcquireAsync(projectId, cancellationToken);
         var project = await RequireAsync(projectId, cancellationToken);
@@ -159,12 +160,12 @@ public sealed partial class ProjectService(
         var workspace = new WorkspaceMetadata(Guid.NewGuid(), externalId, source, time.GetUtcNow());
         try
         {
-            await PrepareWorkspaceAsync(project, workspace.Id, source, source is null ? null : git.ValidateCredential(project.GithubCredential), cancellationToken);
+            await PrepareWorkspaceAsync(project, workspace.Id, checkedSource, checkedSource is null ? null : git.ValidateCredential(project.GithubCredential), cancellationToken);
             await store.SaveAsync(project with { Workspaces = [.. project.Workspaces, workspace], UpdatedAt = time.GetUtcNow() }, cancellationToken);
         }
         catch
         {
-            DeleteFolder(paths.Workspace(projectId, workspace.Id));
+            await WorkspaceFolders.DeleteAsync(paths.Workspace(projectId, workspace.Id), CancellationToken.None);
             throw;
         }
 
@@ -183,7 +184,7 @@ public sealed partial class ProjectService(
         }
 
         await store.SaveAsync(project with { Workspaces = [.. project.Workspaces.Where(candidate => candidate.Id != workspaceId)], UpdatedAt = time.GetUtcNow() }, cancellationToken);
-        DeleteFolder(paths.Workspace(projectId, workspaceId));
+        await WorkspaceFolders.DeleteAsync(paths.Workspace(projectId, workspaceId), cancellationToken);
         return workspace;
     }
 
@@ -229,26 +230,40 @@ public sealed partial class ProjectService(
         await containers.StatusAsync(project.Id, cancellationToken),
         activeSessions.Get(project.Id));
 
-    private async Task PrepareWorkspaceAsync(ProjectMetadata project, Guid workspaceId, string? source, string? credential, CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes the workspace folder: git runs as the agent user (uid 1000) in a fresh folder the agent cannot see yet,
+    /// which is then renamed into place. Nothing is chowned but that one new folder (SPEC §12).
+    /// </summary>
+    private async Task PrepareWorkspaceAsync(ProjectMetadata project, Guid workspaceId, CloneSource? source, string? credential, CancellationToken cancellationToken)
     {
-        var workspaces = paths.WorkspacesDirectory(project.Id);
-        Directory.CreateDirectory(workspaces);
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        WorkspaceFolders.EnsureRoot(paths.WorkspacesDirectory(project.Id));
         var folder = paths.Workspace(project.Id, workspaceId);
-        if (source is not null)
+        if (source is null && !project.InitGit)
         {
-            await git.CloneAsync(source, credential, folder, cancellationToken);
-        }
-        else if (project.InitGit)
-        {
-            await GitWorkspaces.InitAsync(folder, cancellationToken);
-        }
-        else
-        {
-            Directory.CreateDirectory(folder);
+            WorkspaceFolders.CreateForAgent(folder, ownerOnly);
+            return;
         }
 
-        // The agent runs as gogol (uid 1000): it owns the workspaces it is given.
-        FileOwnership.ChownRecursive(workspaces, ProjectContainers.AgentUid, ProjectContainers.AgentUid);
+        var stage = Path.Combine(paths.Directory(project.Id), $"staging-{workspaceId:D}");
+        WorkspaceFolders.CreateForAgent(stage, ownerOnly);
+        try
+        {
+            if (source is not null)
+            {
+                await git.CloneAsync(source, credential, stage, cancellationToken);
+            }
+            else
+            {
+                await git.InitAsync(stage, cancellationToken);
+            }
+
+            Directory.Move(stage, folder);
+        }
+        finally
+        {
+            await WorkspaceFolders.DeleteAsync(stage, CancellationToken.None);
+        }
     }
 
     private string? ValidateModel(string? model)
@@ -270,14 +285,6 @@ public sealed partial class ProjectService(
         value is { } number && (number < min || number > max)
             ? throw new InvalidArgumentException($"{field} {number} is out of range ({min}..{max})")
             : value;
-
-    private static void DeleteFolder(string folder)
-    {
-        if (Directory.Exists(folder))
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")]
     private static partial Regex ProjectName();

@@ -539,7 +539,7 @@ public sealed partial class SessionService
     {
         if (request.CreateWorkspace)
         {
-            return (await _projects.CreateWorkspaceAsync(project.Id, null, null, cancellationToken)).Id;
+            return (await _projects.CreateWorkspaceAsync(project.Id, null, null, null, cancellationToken)).Id;
         }
 
         if (request.WorkspaceId is { } workspaceId)

@@ -31,6 +31,45 @@ public sealed class ConfigParserTests
         Assert.Equal(new RateLimitConfig(20, 40), config.Defaults.RateLimit);
         Assert.Equal("oubliette-agent:dev", config.Containers["dev"]);
         Assert.Equal(new LoggingConfig("information", 14), config.Logging);
+        Assert.Equal((false, false), (config.Git.AllowSsh, config.Git.AllowLocalSources));
+        Assert.Empty(config.Git.AllowedHosts);
+    }
+
+    [Fact]
+    public void Git_section_and_credential_hosts_are_read_with_defaults()
+    {
+        var config = ConfigParser.Parse("""
+            {
+              "git": { "allow_ssh": true, "allowed_hosts": ["127.0.0.1:3000", "git.local", "[::1]"], "allow_local_sources": true },
+              "credentials": { "github": { "credentials": {
+                "plain": { "token": "t1" },
+                "ghe": { "token": "t2", "hosts": ["ghe.example:8443"] },
+              } } },
+            }
+            """, "git");
+
+        Assert.Equal((true, true), (config.Git.AllowSsh, config.Git.AllowLocalSources));
+        Assert.Equal(["127.0.0.1:3000", "git.local", "[::1]"], config.Git.AllowedHosts);
+        Assert.Equal(["github.com"], config.Credentials.Github["plain"].Hosts);
+        Assert.Equal(["ghe.example:8443"], config.Credentials.Github["ghe"].Hosts);
+        Assert.Equal(GitConfig.Default, ConfigParser.Parse("{}", "empty").Git with { AllowedHosts = GitConfig.Default.AllowedHosts });
+    }
+
+    [Fact]
+    public void Bad_git_entries_are_all_listed()
+    {
+        var exception = Invalid("""
+            {
+              "git": { "allow_ssh": "yes", "allowed_hosts": ["ok.example", "http://x", "h:99999", 5, "::1"], "allow_local": true },
+              "credentials": { "github": { "credentials": { "w": { "token": "t", "hosts": "github.com" } } } },
+            }
+            """);
+
+        Assert.Equal(
+            ["credentials.github.credentials.w.hosts", "git.allow_local", "git.allow_ssh", "git.allowed_hosts[1]", "git.allowed_hosts[2]", "git.allowed_hosts[3]", "git.allowed_hosts[4]"],
+            exception.Errors.Select(error => error.Path).Order(StringComparer.Ordinal));
+        Assert.Contains(exception.Errors, error => error.Reason.StartsWith("'http://x' is not a host name or IP address, optionally with :port", StringComparison.Ordinal));
+        Assert.Contains(exception.Errors, error => error.Reason.StartsWith("expected an array of strings", StringComparison.Ordinal));
     }
 
     [Fact]
