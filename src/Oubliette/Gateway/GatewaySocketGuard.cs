@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Oubliette.Agents;
 using Oubliette.Operations;
@@ -27,7 +28,8 @@ public sealed class GatewaySocketGuard(RequestDelegate next, GatewayCredentials 
             $"{context.Request.Method} {path}", $"404: {message}"));
         context.Response.StatusCode = StatusCodes.Status404NotFound;
         context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body);
+        // Relaxed escaping: the message is read by people and agents ("container's", not "container\u0027s").
+        await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("type", "oubliette_gateway");
