@@ -16,4 +16,7 @@ public interface IAgentRuntime
     Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken);
 
     Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken);
+
+    /// <summary>The project is deleted: drop the connection to its agent now (a runtime that keeps none has nothing to do).</summary>
+    Task CloseAsync(Guid projectId, CancellationToken cancellationToken) => Task.CompletedTask;
 }

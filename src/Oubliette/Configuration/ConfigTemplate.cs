@@ -11,8 +11,11 @@ public static class ConfigTemplate
           "server": {
             // host:port the HTTP server (MCP at /mcp, /health, /ready, /metrics) listens on.
             "address": "127.0.0.1:8080",
-            // Unix socket the agent containers reach the server through (default: data/run/gateway.sock).
-            // "gateway_socket": "data/run/gateway.sock",
+            // Unix socket the agent containers reach the server through (default: data/run/gateway/gateway.sock).
+            // Absolute or relative to this home, at most 107 bytes; its folder must exist, be owned by the server's
+            // user, not be group- or world-writable, and is mounted into every container. Only a stale socket there
+            // is ever removed.
+            // "gateway_socket": "data/run/gateway/gateway.sock",
             // Largest request body accepted, in bytes.
             "max_request_body_bytes": 4194304,
             // How long a SIGTERM waits for in-flight requests to finish.

@@ -1,8 +1,10 @@
 using System.Net.Http.Headers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Oubliette.Agents;
 using Oubliette.Configuration;
+using Oubliette.Operations;
 using Oubliette.Sessions;
 
 namespace Oubliette.Gateway;
@@ -16,6 +18,7 @@ public sealed partial class LlmRelay(
     GatewayCredentials credentials,
     SessionService sessions,
     IHttpClientFactory httpClients,
+    AuditLog audit,
     ILogger<LlmRelay> logger)
 {
     public const string HttpClientName = "oubliette-llm";
@@ -26,25 +29,30 @@ public sealed partial class LlmRelay(
 
     public async Task RelayAsync(HttpContext context, string provider, string path)
     {
-        var presented = context.Request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            ? bearer[7..].Trim()
-            : context.Request.Headers["x-api-key"].ToString();
-        if (credentials.Resolve(presented) is not { } projectId)
+        if (ProjectOf(context) is not { } projectId)
         {
-            await RefuseAsync(context, StatusCodes.Status401Unauthorized, "the gateway needs this container's credential");
+            await RefuseAsync(context, null, StatusCodes.Status401Unauthorized, "the gateway needs this container's credential");
             return;
         }
 
         if (!config.Credentials.Providers.TryGetValue(provider, out var credential))
         {
-            await RefuseAsync(context, StatusCodes.Status404NotFound, $"provider '{provider}' is not configured");
+            await RefuseAsync(context, projectId, StatusCodes.Status404NotFound, $"provider '{provider}' is not configured");
             return;
         }
 
-        var agentSessionId = context.Request.Headers["x-session-id"].ToString() is { Length: > 0 } header ? header : null;
-        if (sessions.BudgetRefusal(projectId, agentSessionId) is { } refusal)
+        // Every model call belongs to a live session of this container's project: a call naming none would spend
+        // outside every session's budget (a side door), so it is refused before anything reaches the provider.
+        var (agentSessionId, refusal) = sessions.GatewaySession(projectId, Header(context, "x-session-id"), Header(context, "x-parent-session-id"));
+        if (agentSessionId is null)
         {
-            await RefuseAsync(context, StatusCodes.Status402PaymentRequired, refusal);
+            await RefuseAsync(context, projectId, StatusCodes.Status403Forbidden, refusal ?? "no live session");
+            return;
+        }
+
+        if (sessions.BudgetRefusal(projectId, agentSessionId) is { } budget)
+        {
+            await RefuseAsync(context, projectId, StatusCodes.Status402PaymentRequired, budget);
             return;
         }
 
@@ -89,7 +97,7 @@ public sealed partial class LlmRelay(
         catch (HttpRequestException exception)
         {
             LogUpstreamFailed(logger, provider, exception.Message);
-            await RefuseAsync(context, StatusCodes.Status502BadGateway, $"provider '{provider}' could not be reached: {exception.Message}");
+            await RefuseAsync(context, projectId, StatusCodes.Status502BadGateway, $"provider '{provider}' could not be reached: {exception.Message}");
             return;
         }
 
@@ -151,11 +159,47 @@ public sealed partial class LlmRelay(
 
     private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
 
-    private static async Task RefuseAsync(HttpContext context, int status, string message)
+    /// <summary>
+    /// An over-cap model call (see <c>RequestBodyBufferingMiddleware</c>): refused with 413, and the session that made
+    /// it (x-session-id, within the credential's project) fails with the reason, so its agent does not retry forever.
+    /// </summary>
+    public async Task RefuseOversizedAsync(HttpContext context, long limit)
     {
+        var message = $"the conversation is over the gateway's request cap of {limit} bytes (server.max_request_body_bytes); the turn is ended";
+        if (ProjectOf(context) is { } projectId)
+        {
+            sessions.FailFromGateway(projectId, Header(context, "x-session-id"), message);
+            await RefuseAsync(context, projectId, StatusCodes.Status413PayloadTooLarge, message);
+            return;
+        }
+
+        await RefuseAsync(context, null, StatusCodes.Status413PayloadTooLarge, message);
+    }
+
+    /// <summary>The project whose container credential the call presents (Bearer, or x-api-key as Anthropic clients send it).</summary>
+    private Guid? ProjectOf(HttpContext context)
+    {
+        var presented = context.Request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? bearer[7..].Trim()
+            : context.Request.Headers["x-api-key"].ToString();
+        return credentials.Resolve(presented);
+    }
+
+    private static string? Header(HttpContext context, string name) =>
+        context.Request.Headers[name].ToString() is { Length: > 0 } value ? value : null;
+
+    private async Task RefuseAsync(HttpContext context, Guid? projectId, int status, string message)
+    {
+        if (status < StatusCodes.Status500InternalServerError)
+        {
+            audit.Write(new AuditEntry("gateway.llm", "denied", projectId is { } id ? $"agent:{id:D}" : null, projectId is { } scope ? $"project:{scope:D}" : null,
+                $"{context.Request.Method} {context.Request.Path}", $"{status}: {message}"));
+        }
+
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(context.Response.Body);
+        // Relaxed escaping: the message is read by people and agents ("container's", not "container\u0027s").
+        await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("type", "oubliette_gateway");

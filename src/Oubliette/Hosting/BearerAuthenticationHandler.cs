@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using Oubliette.Agents;
 using Oubliette.Auth;
+using Oubliette.Gateway;
 using Oubliette.Operations;
 
 namespace Oubliette.Hosting;
@@ -27,7 +28,9 @@ public sealed class BearerAuthenticationHandler(
         string header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header))
         {
-            Context.Items[FailureKey] = "missing Authorization header (expected: Authorization: Bearer oub_...)";
+            Context.Items[FailureKey] = GatewayEndpoints.IsGatewayConnection(Context)
+                ? "missing Authorization header (expected this container's credential: Authorization: Bearer ogw_...)"
+                : "missing Authorization header (expected: Authorization: Bearer oub_...)";
             return AuthenticateResult.NoResult();
         }
 
@@ -37,7 +40,7 @@ public sealed class BearerAuthenticationHandler(
         }
 
         // The gateway socket (no IP address) is where agents call from: only a container's credential counts there.
-        if (Context.Connection.LocalIpAddress is null)
+        if (GatewayEndpoints.IsGatewayConnection(Context))
         {
             return containerCredentials.Resolve(header["Bearer ".Length..].Trim()) is { } projectId
                 ? AuthenticateResult.Success(new AuthenticationTicket(OublietteClaims.ForAgent(projectId), Scheme.Name))
@@ -56,7 +59,8 @@ public sealed class BearerAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var reason = Context.Items[FailureKey] as string ?? "authentication required";
-        audit.Write(new AuditEntry("auth", "denied", null, null, $"{Request.Method} {Request.Path}", reason));
+        // A refusal on the gateway socket is a container presenting a bad (or a deleted project's) credential.
+        audit.Write(new AuditEntry(GatewayEndpoints.IsGatewayConnection(Context) ? "gateway.auth" : "auth", "denied", null, null, $"{Request.Method} {Request.Path}", reason));
         Response.Headers.WWWAuthenticate = $"Bearer realm=\"oubliette\", error=\"invalid_token\", error_description=\"{HeaderSafe(reason)}\"";
         await JsonRpcError.WriteAsync(Context, StatusCodes.Status401Unauthorized, JsonRpcError.Unauthorized, $"unauthorized: {reason}", Context.RequestAborted);
     }

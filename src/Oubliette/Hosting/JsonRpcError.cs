@@ -7,6 +7,7 @@ internal static class JsonRpcError
 {
     public const int Unauthorized = -32001;
     public const int RateLimited = -32002;
+    public const int TooLarge = -32003;
 
     public static async Task WriteAsync(HttpContext context, int status, int code, string message, CancellationToken cancellationToken)
     {

@@ -87,7 +87,7 @@ public sealed class OublietteServer : IAsyncDisposable
             ContentRootPath = AppContext.BaseDirectory,
         });
         ConfigureLogging(builder.Logging, home, config, options);
-        ConfigureKestrel(builder.WebHost, config.Server, PrepareGatewaySocket(home, config));
+        ConfigureKestrel(builder.WebHost, config.Server, GatewaySocketPath.Prepare(home, config.Server));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
         AddServices(builder.Services, home, config, options);
         AddHttpSecurity(builder.Services, home, config.Defaults.RateLimit);
@@ -96,6 +96,7 @@ public sealed class OublietteServer : IAsyncDisposable
         var app = builder.Build();
         app.UseRouting();
         app.UseMiddleware<RequestTelemetryMiddleware>();
+        app.UseMiddleware<GatewaySocketGuard>();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
@@ -130,17 +131,6 @@ public sealed class OublietteServer : IAsyncDisposable
             logging.AddFilter<ConsoleLoggerProvider>(typeof(RequestTelemetryMiddleware).FullName, LogLevel.Warning);
             logging.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         }
-    }
-
-    /// <summary>The gateway socket's folder is mounted into containers: traversable by their user, holding only the socket.</summary>
-    private static string PrepareGatewaySocket(OublietteHome home, OublietteConfig config)
-    {
-        var socket = new ProjectPaths(home, config).GatewaySocket;
-        var directory = Path.GetDirectoryName(socket) ?? home.RunDirectory;
-        Directory.CreateDirectory(directory);
-        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
-        File.Delete(socket);
-        return socket;
     }
 
     private static void ConfigureKestrel(IWebHostBuilder webHost, ServerConfig server, string gatewaySocket)
@@ -185,6 +175,7 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<ActiveSessionCounts>();
         services.AddSingleton<AgentEventHub>();
         services.AddSingleton<GatewayCredentials>();
+        services.AddSingleton<IProjectTeardown, AgentTeardown>();
         services.AddSingleton<OpenCodeConfigWriter>();
         services.AddSingleton<IAgentRuntime, OpenCodeRuntime>();
         services.AddSingleton<SessionStore>();

@@ -1,13 +1,17 @@
 using System.Buffers;
+using Oubliette.Configuration;
+using Oubliette.Gateway;
 
 namespace Oubliette.Hosting;
 
 /// <summary>
 /// Reads a POST body in full before the endpoint runs. Kestrel cancels pending reads once when graceful shutdown starts
 /// (to stop idle keep-alive connections); a body still arriving at that moment would fail. Reading it here, retrying the
-/// cancelled read, lets a request that was in flight at SIGTERM finish as SPEC §9 asks. The size cap still applies.
+/// cancelled read, lets a request that was in flight at SIGTERM finish as SPEC §9 asks. The size cap still applies: a body
+/// over it is answered 413 with the limit and its config key (never a 500), and an agent's model call over it ends its
+/// session (see <see cref="LlmRelay.RefuseOversizedAsync"/>).
 /// </summary>
-public sealed class RequestBodyBufferingMiddleware(RequestDelegate next)
+public sealed partial class RequestBodyBufferingMiddleware(RequestDelegate next, OublietteConfig config, ILogger<RequestBodyBufferingMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -17,6 +21,21 @@ public sealed class RequestBodyBufferingMiddleware(RequestDelegate next)
             return;
         }
 
+        try
+        {
+            await BufferAsync(context);
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await RefuseOversizedAsync(context);
+            return;
+        }
+
+        await next(context);
+    }
+
+    private static async Task BufferAsync(HttpContext context)
+    {
         var reader = context.Request.BodyReader;
         while (true)
         {
@@ -26,13 +45,28 @@ public sealed class RequestBodyBufferingMiddleware(RequestDelegate next)
                 var body = result.Buffer.ToArray();
                 reader.AdvanceTo(result.Buffer.End);
                 context.Request.Body = new MemoryStream(body, writable: false);
-                break;
+                return;
             }
 
             // Keep everything buffered until the body is complete (a cancelled read simply reads again).
             reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
         }
-
-        await next(context);
     }
+
+    private async Task RefuseOversizedAsync(HttpContext context)
+    {
+        var limit = config.Server.MaxRequestBodyBytes;
+        LogOversized(logger, context.Request.Method, context.Request.Path.Value ?? "", limit);
+        if (GatewayEndpoints.IsGatewayConnection(context) && context.Request.Path.StartsWithSegments("/llm"))
+        {
+            await context.RequestServices.GetRequiredService<LlmRelay>().RefuseOversizedAsync(context, limit);
+            return;
+        }
+
+        await JsonRpcError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, JsonRpcError.TooLarge,
+            $"request body too large: the limit is {limit} bytes (server.max_request_body_bytes)", context.RequestAborted);
+    }
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "request {Method} {Path}: body over server.max_request_body_bytes ({Limit} bytes); answered 413")]
+    private static partial void LogOversized(ILogger logger, string method, string path, long limit);
 }

@@ -4,6 +4,7 @@ using ModelContextProtocol.Protocol;
 using Oubliette.Auth;
 using Oubliette.Errors;
 using Oubliette.Hosting;
+using Oubliette.Operations;
 
 namespace Oubliette.Mcp;
 
@@ -57,6 +58,13 @@ public static class McpServerSetup
                     }
                     catch (OublietteException exception)
                     {
+                        if (caller.IsAgent && exception is ForbiddenException)
+                        {
+                            // What an agent tried and was refused is kept: it may be probing for a way out of its project.
+                            context.Services!.GetRequiredService<AuditLog>().Write(new AuditEntry(
+                                "gateway.mcp", "denied", caller.TokenId, caller.Scope.ToString(), context.Params?.Name, exception.Message));
+                        }
+
                         return ToolError(exception.Message);
                     }
                     catch (JsonException exception)

@@ -17,7 +17,8 @@ public sealed partial class ProjectService(
     OublietteConfig config,
     ActiveSessionCounts activeSessions,
     AuditLog audit,
-    TimeProvider time)
+    TimeProvider time,
+    IEnumerable<IProjectTeardown> teardowns)
 {
     private readonly SemaphoreSlim _createGate = new(1, 1);
 
@@ -132,6 +133,12 @@ public sealed partial class ProjectService(
         }
 
         await containers.RemoveAsync(id, cancellationToken);
+        // The container is gone; what others hold for it (its gateway credential, the agent connection) dies now too.
+        foreach (var teardown in teardowns)
+        {
+            await teardown.ProjectDeletedAsync(id, CancellationToken.None);
+        }
+
         await store.DeleteAsync(id, cancellationToken);
         audit.Write(new AuditEntry("project.delete", "ok", caller.TokenId, caller.Scope.ToString(), id.ToString("D"), $"name={project.Name}"));
         return view with { Container = await containers.StatusAsync(id, cancellationToken) };

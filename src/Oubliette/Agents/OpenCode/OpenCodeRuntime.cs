@@ -174,6 +174,20 @@ public sealed partial class OpenCodeRuntime(
         await EnsureSuccessAsync(response, "abort the turn", cancellationToken);
     }
 
+    public async Task CloseAsync(Guid projectId, CancellationToken cancellationToken)
+    {
+        using (await _locks.AcquireAsync(projectId, cancellationToken))
+        {
+            if (_connections.TryRemove(projectId, out var connection))
+            {
+                await connection.DisposeAsync();
+            }
+        }
+
+        // Closing ends the reader before it can report the loss itself: running sessions hear it from here.
+        hub.PublishLost(projectId, $"project {projectId:D} was deleted");
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
