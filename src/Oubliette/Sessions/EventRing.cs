@@ -12,13 +12,13 @@ namespace Oubliette.Sessions;
 /// The ring is bounded twice: at most <c>capacity</c> events, and at most <c>byteLimit</c> approximate bytes of them
 /// (<see cref="SizeOf"/>): whichever is reached first drops the oldest events, so a session's memory does not grow with
 /// the size of what its agent says.
-/// </remarks>
-/// <remarks>
+/// <para>
 /// Consecutive text deltas that nobody has been shown yet are merged into one <c>delta</c> event (up to
 /// <see cref="MaxMergedDeltaLength"/> characters): a reader that keeps up sees every delta as it comes, a reader that
 /// falls behind gets the same text in fewer events, and a burst of thousands of tiny deltas neither pushes the rest of
 /// the turn out of the buffer nor costs a page per delta. An event that has been read, or whose index was handed out as
 /// a cursor, never changes again.
+/// </para>
 /// </remarks>
 public sealed class EventRing(int capacity, long firstIndex = 0, long byteLimit = long.MaxValue)
 {

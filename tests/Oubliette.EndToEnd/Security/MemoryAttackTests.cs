@@ -64,7 +64,8 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
         await Task.Delay(TimeSpan.FromSeconds(5));
         var end = server.ResidentMiB();
         var peak = server.PeakResidentMiB();
-        var figures = $"RSS MiB: baseline {baseline}, peak {peak} (highest sample {samples.Max()}), end {end}; longest events answer {longest} chars";
+        var managed = await server.ManagedHeapMiBAsync();
+        var figures = $"RSS MiB: baseline {baseline}, peak {peak} (highest sample {samples.Max()}), end {end}; managed heap at the end {managed} MiB; longest events answer {longest} chars";
         output.WriteLine(figures);
         await File.AppendAllTextAsync(Path.Combine(Path.GetTempPath(), "oubliette-memory-figures.txt"), $"{DateTime.UtcNow:O} {figures}\n");
 
@@ -213,6 +214,15 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
 
         public async Task<JsonElement> SessionAsync(string sessionId) =>
             (await Admin.CallAsync("session", new { action = "get", session_id = sessionId })).Json.GetProperty("session");
+
+        /// <summary>The managed heap the server reports (<c>dotnet_total_memory_bytes</c> on /metrics), in MiB.</summary>
+        public async Task<long> ManagedHeapMiBAsync()
+        {
+            using var http = new HttpClient { BaseAddress = Address };
+            var metrics = await http.GetStringAsync("/metrics");
+            var line = metrics.Split('\n').Single(line => line.StartsWith("dotnet_total_memory_bytes ", StringComparison.Ordinal));
+            return (long)double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture) / (1024 * 1024);
+        }
 
         /// <summary>The server's resident set now (VmRSS), in MiB.</summary>
         public long ResidentMiB() => StatusKiB("VmRSS:") / 1024;

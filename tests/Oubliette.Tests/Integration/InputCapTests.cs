@@ -72,6 +72,45 @@ public sealed class InputCapTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_session_output_schema_lists_the_truncated_marker_as_optional()
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+        var tools = await client.ListToolsAsync();
+        var schema = tools.Single(tool => tool.Name == "session").ProtocolTool.OutputSchema!.Value;
+        var text = schema.GetRawText();
+
+        Assert.Contains("\"truncated\"", text, StringComparison.Ordinal);
+        var required = FindAll(schema, "required").SelectMany(list => list.EnumerateArray()).Select(name => name.GetString()).ToList();
+        Assert.DoesNotContain("truncated", required);
+    }
+
+    private static IEnumerable<System.Text.Json.JsonElement> FindAll(System.Text.Json.JsonElement element, string property)
+    {
+        if (element.ValueKind == System.Text.Json.JsonValueKind.Object)
+        {
+            foreach (var member in element.EnumerateObject())
+            {
+                if (member.Name == property && member.Value.ValueKind == System.Text.Json.JsonValueKind.Array)
+                {
+                    yield return member.Value;
+                }
+
+                foreach (var found in FindAll(member.Value, property))
+                {
+                    yield return found;
+                }
+            }
+        }
+        else if (element.ValueKind == System.Text.Json.JsonValueKind.Array)
+        {
+            foreach (var found in element.EnumerateArray().SelectMany(item => FindAll(item, property)))
+            {
+                yield return found;
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_caller_tool_response_over_the_limit_is_refused()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
