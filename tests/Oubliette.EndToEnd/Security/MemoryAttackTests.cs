@@ -14,8 +14,12 @@ namespace Oubliette.EndToEnd.Security;
 /// the host pays): multi-megabyte prompts, and event polls of the sessions that echo them, by any token of the project.
 /// </summary>
 /// <remarks>
-/// Measured on the 2-core, 24 GiB test machine (figures in MiB of VmRSS). Before the caps: idle 150, after 20 prompts of
-/// 3.5 MB with 6 polls each the RSS kept growing with every session. With them: see <see cref="PeakBoundMiB"/>.
+/// Measured with this test on the 2-core test machine (VmRSS in MiB; other test runs shared the machine). Before the
+/// caps (prompt limit not configurable, the prompt echoed as an event, rings bounded by count only): idle 140, peak 2866,
+/// end 2625, and one events answer was 3.5 MB. With them, four runs: idle 131-136, peak 366-602, end 326-561, the
+/// largest events answer under 1 KB. After a forced full GC the live managed heap was about 80 MiB (most of it 4 and 16 MB
+/// arrays kept by the shared array pool) while the RSS stayed near 360 MiB: the rest is heap the GC freed but keeps
+/// committed, not live data. The bounds below leave about twice the measured peak and end.
 /// </remarks>
 [Collection(DockerCollection.Name)]
 public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelper output)
@@ -25,8 +29,8 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
     private const int Prompts = 20;
 
     /// <summary>Peak and end RSS allowed: the measured peak with a wide margin, well below what the old code reached.</summary>
-    private const long PeakBoundMiB = 1024;
-    private const long EndBoundMiB = 768;
+    private const long PeakBoundMiB = 1200;
+    private const long EndBoundMiB = 1024;
 
     [Fact]
     public async Task Twenty_prompts_of_three_and_a_half_megabytes_and_event_polls_keep_the_server_memory_bounded()
