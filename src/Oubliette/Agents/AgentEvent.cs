@@ -10,4 +10,5 @@ public sealed record AgentEvent(
     string? Tool = null,
     string? CallId = null,
     JsonElement? Input = null,
-    bool IsError = false);
+    bool IsError = false,
+    bool Truncated = false);

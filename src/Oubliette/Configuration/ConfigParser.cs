@@ -86,9 +86,19 @@ public static partial class ConfigParser
 
     private static ServerConfig ReadServer(ConfigReader server)
     {
-        server.RejectUnknownKeys("address", "gateway_socket", "max_request_body_bytes", "shutdown_timeout_seconds", "event_buffer_size", "caller_tool_timeout_seconds");
+        server.RejectUnknownKeys("address", "gateway_socket", "max_request_body_bytes", "shutdown_timeout_seconds", "event_buffer_size", "caller_tool_timeout_seconds",
+            "max_prompt_bytes", "max_caller_payload_bytes", "max_event_bytes", "event_buffer_bytes", "max_events_page_bytes");
         var address = server.String("address", "127.0.0.1:8080");
         var (host, port) = ParseAddress(address, server);
+        var maxEventBytes = server.Int("max_event_bytes", 64 * 1024, 16 * 1024, 16 * 1024 * 1024);
+        var eventBufferBytes = server.Int("event_buffer_bytes", 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024);
+        var maxEventsPageBytes = server.Int("max_events_page_bytes", 1024 * 1024, 4096, 256 * 1024 * 1024);
+        // One event always fits in the buffer and in a page: a limit below one event would keep or show nothing.
+        if (eventBufferBytes < maxEventBytes)
+        {
+            server.Error("event_buffer_bytes", $"{eventBufferBytes} is less than max_event_bytes {maxEventBytes}: the buffer must hold at least one whole event");
+        }
+
         return new ServerConfig
         {
             Host = host,
@@ -98,6 +108,11 @@ public static partial class ConfigParser
             ShutdownTimeoutSeconds = server.Int("shutdown_timeout_seconds", 30, 1, 600),
             EventBufferSize = server.Int("event_buffer_size", 1000, 10, 1_000_000),
             CallerToolTimeoutSeconds = server.Int("caller_tool_timeout_seconds", 60, 1, 3600),
+            MaxPromptBytes = server.Int("max_prompt_bytes", 1024 * 1024, 1, 256 * 1024 * 1024),
+            MaxCallerPayloadBytes = server.Int("max_caller_payload_bytes", 1024 * 1024, 1024, 256 * 1024 * 1024),
+            MaxEventBytes = maxEventBytes,
+            EventBufferBytes = eventBufferBytes,
+            MaxEventsPageBytes = maxEventsPageBytes,
         };
     }
 

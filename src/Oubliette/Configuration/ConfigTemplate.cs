@@ -24,6 +24,16 @@ public static class ConfigTemplate
             "event_buffer_size": 1000,
             // How long an agent's call of a caller tool waits for the caller's caller_tool_response.
             "caller_tool_timeout_seconds": 60,
+            // Largest prompt/message of session spawn and message, in UTF-8 bytes (larger ones are refused).
+            "max_prompt_bytes": 1048576,
+            // Largest caller_tools (serialized) and caller_tool_response result or error, in bytes.
+            "max_caller_payload_bytes": 1048576,
+            // Longest text/input/output/message one session event keeps, in bytes (longer: cut, and marked "truncated": true).
+            "max_event_bytes": 65536,
+            // Approximate bytes of events kept per session; the oldest are dropped beyond it, as beyond event_buffer_size.
+            "event_buffer_bytes": 8388608,
+            // Approximate bytes of one events page (at least one event; continue from last_event_index or cursors).
+            "max_events_page_bytes": 1048576,
           },
 
           "credentials": {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Oubliette.Errors;
@@ -8,12 +9,14 @@ namespace Oubliette.Mcp;
 /// <summary>Reads <c>caller_id</c> + <c>caller_tools</c> of spawn/message into a binding, naming whatever is wrong.</summary>
 internal static partial class CallerTools
 {
-    public static CallerBinding? Parse(string? callerId, JsonElement? tools, ISessionSubscriber? caller)
+    public static CallerBinding? Parse(string? callerId, JsonElement? tools, ISessionSubscriber? caller, int maxBytes = int.MaxValue)
     {
         if (callerId is null && tools is null)
         {
             return null;
         }
+
+        RequireSize("caller_tools", tools, maxBytes);
 
         if (callerId is null || !CallerIdPattern().IsMatch(callerId))
         {
@@ -57,6 +60,15 @@ internal static partial class CallerTools
         }
 
         return new CallerBinding(callerId, parsed, caller);
+    }
+
+    /// <summary>Refuses a caller payload (serialized JSON) larger than <c>server.max_caller_payload_bytes</c>.</summary>
+    public static void RequireSize(string field, JsonElement? payload, int maxBytes)
+    {
+        if (payload is { } given && JsonMarshal.GetRawUtf8Value(given).Length is var bytes && bytes > maxBytes)
+        {
+            throw new InvalidArgumentException($"'{field}' is {bytes} bytes of JSON, more than the {maxBytes} allowed (server.max_caller_payload_bytes)");
+        }
     }
 
     [GeneratedRegex("^[A-Za-z0-9-]{1,32}$")]

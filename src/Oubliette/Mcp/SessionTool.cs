@@ -3,6 +3,7 @@ using System.Text.Json;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Oubliette.Auth;
+using Oubliette.Configuration;
 using Oubliette.Errors;
 using Oubliette.Projects;
 using Oubliette.Sessions;
@@ -10,7 +11,7 @@ using Oubliette.Sessions;
 namespace Oubliette.Mcp;
 
 [McpServerToolType]
-public sealed class SessionTool(SessionService sessions, Authorizer authorizer, CallerContext callerContext)
+public sealed class SessionTool(SessionService sessions, Authorizer authorizer, CallerContext callerContext, OublietteConfig config)
 {
     [McpServerTool(Name = "session", UseStructuredContent = true, OutputSchemaType = typeof(SessionToolResult))]
     [Description("Agent sessions. spawn {project_id, prompt, workspace_id?, create_workspace?, new_session?, model?} returns at once; "
@@ -52,9 +53,13 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             throw new ForbiddenException($"session {verb}: agents may spawn, message, get, wait for and read the events of sessions, nothing else");
         }
 
+        // Oversized input is refused before anything else happens (nothing is looked up, created or started).
+        SessionService.RequirePromptSize("prompt", prompt, config.Server.MaxPromptBytes);
+        SessionService.RequirePromptSize("message", message, config.Server.MaxPromptBytes);
+
         // An agent's spawn makes a child of the calling session; nothing is pushed to an agent.
         var subscriber = caller.IsAgent ? null : new McpSessionSubscriber(server);
-        var lent = CallerTools.Parse(caller_id, caller_tools, subscriber);
+        var lent = CallerTools.Parse(caller_id, caller_tools, subscriber, config.Server.MaxCallerPayloadBytes);
         switch (verb)
         {
             case "spawn":

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using Oubliette.Errors;
 
@@ -8,20 +9,31 @@ namespace Oubliette.Sessions;
 /// the page says how many were dropped. <c>max</c> limits a page without ever skipping an event.
 /// </summary>
 /// <remarks>
+/// The ring is bounded twice: at most <c>capacity</c> events, and at most <c>byteLimit</c> approximate bytes of them
+/// (<see cref="SizeOf"/>): whichever is reached first drops the oldest events, so a session's memory does not grow with
+/// the size of what its agent says.
+/// <para>
 /// Consecutive text deltas that nobody has been shown yet are merged into one <c>delta</c> event (up to
 /// <see cref="MaxMergedDeltaLength"/> characters): a reader that keeps up sees every delta as it comes, a reader that
 /// falls behind gets the same text in fewer events, and a burst of thousands of tiny deltas neither pushes the rest of
 /// the turn out of the buffer nor costs a page per delta. An event that has been read, or whose index was handed out as
 /// a cursor, never changes again.
+/// </para>
 /// </remarks>
-public sealed class EventRing(int capacity, long firstIndex = 0)
+public sealed class EventRing(int capacity, long firstIndex = 0, long byteLimit = long.MaxValue)
 {
     public const int MaxMergedDeltaLength = 4096;
 
-    private readonly SessionEvent[] _items = new SessionEvent[capacity];
+    /// <summary>What an event costs beyond its strings: index, timestamp, type, session id, the record itself.</summary>
+    private const int EventOverhead = 128;
+
+    private readonly SessionEvent?[] _items = new SessionEvent?[capacity];
+    private readonly long[] _sizes = new long[capacity];
     private readonly Lock _gate = new();
     private readonly long _start = firstIndex;
+    private long _oldest = firstIndex;
     private long _next = firstIndex;
+    private long _bytes;
     private long _shown = firstIndex - 1;
     private TaskCompletionSource? _appended;
     private long _changes;
@@ -63,6 +75,9 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
                 if (_openDelta.Length + text.Length <= MaxMergedDeltaLength)
                 {
                     _openDelta.Append(text);
+                    _sizes[(_next - 1) % capacity] += text.Length;
+                    _bytes += text.Length;
+                    EvictWhileOver(keepNewest: 1);
                     _changes++;
                     return null;
                 }
@@ -119,16 +134,44 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
         }
     }
 
-    public EventPage Read(long sinceIndex, int? max)
+    /// <summary>The approximate bytes of the events kept now.</summary>
+    public long KeptBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The events after <paramref name="sinceIndex"/>: at most <paramref name="max"/> of them and no more than
+    /// <paramref name="maxBytes"/> approximate bytes (<see cref="SizeOf"/>), but at least one when there is one and
+    /// <paramref name="atLeastOne"/> (a page that could never hold the next event would stall its reader).
+    /// </summary>
+    public EventPage Read(long sinceIndex, int? max, long maxBytes = long.MaxValue, bool atLeastOne = true)
     {
         lock (_gate)
         {
             RequireKnown(sinceIndex);
-            var oldest = Math.Max(_start, _next - capacity);
+            var oldest = _oldest;
             var from = sinceIndex < 0 ? oldest : sinceIndex + 1;
             var dropped = from < oldest ? oldest - from : 0;
             from = Math.Max(from, oldest);
             var count = (int)Math.Min(_next - from, max ?? int.MaxValue);
+            long bytes = 0;
+            for (var offset = 0; offset < count; offset++)
+            {
+                bytes += _sizes[(from + offset) % capacity];
+                if (bytes > maxBytes && (offset > 0 || !atLeastOne))
+                {
+                    count = offset;
+                    break;
+                }
+            }
+
             if (count > 0 && from + count == _next)
             {
                 CloseDelta();
@@ -137,7 +180,8 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
             var events = new SessionEvent[count];
             for (var offset = 0; offset < count; offset++)
             {
-                events[offset] = _items[(from + offset) % capacity];
+                // Every index from _oldest to _next - 1 holds an event.
+                events[offset] = _items[(from + offset) % capacity]!;
             }
 
             var lastIndex = count > 0 ? events[^1].Index : Math.Max(sinceIndex, from - 1);
@@ -154,15 +198,51 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
         }
     }
 
+    /// <summary>
+    /// The approximate bytes an event costs, in memory and on the wire: its strings (one byte a character, as most text
+    /// is ASCII) and the UTF-8 of its JSON input, plus a fixed overhead.
+    /// </summary>
+    public static long SizeOf(SessionEvent item) =>
+        EventOverhead + item.Type.Length + item.SessionId.Length + (item.Text?.Length ?? 0) + (item.Tool?.Length ?? 0) + (item.CallId?.Length ?? 0)
+        + (item.Output?.Length ?? 0) + (item.Status?.Length ?? 0) + (item.Message?.Length ?? 0)
+        + (item.Input is { } input ? JsonMarshal.GetRawUtf8Value(input).Length : 0);
+
     private SessionEvent AppendLocked(SessionEvent item)
     {
+        if (_next - _oldest == capacity)
+        {
+            EvictOldest();
+        }
+
+        var size = SizeOf(item);
         _items[_next % capacity] = item;
+        _sizes[_next % capacity] = size;
+        _bytes += size;
         _next++;
+        EvictWhileOver(keepNewest: 1);
         _changes++;
         // Only a waiting reader costs the writer anything: no allocation per event while nobody long-polls.
         _appended?.TrySetResult();
         _appended = null;
         return item;
+    }
+
+    /// <summary>Drops the oldest events while the kept ones exceed the byte limit, always keeping the newest <paramref name="keepNewest"/>.</summary>
+    private void EvictWhileOver(int keepNewest)
+    {
+        while (_bytes > byteLimit && _next - _oldest > keepNewest)
+        {
+            EvictOldest();
+        }
+    }
+
+    private void EvictOldest()
+    {
+        var slot = _oldest % capacity;
+        _bytes -= _sizes[slot];
+        _items[slot] = null;
+        _sizes[slot] = 0;
+        _oldest++;
     }
 
     /// <summary>Writes the merged text into the newest event: it is about to be shown, or another event follows it.</summary>
@@ -174,7 +254,8 @@ public sealed class EventRing(int capacity, long firstIndex = 0)
         }
 
         var slot = (_next - 1) % capacity;
-        _items[slot] = _items[slot] with { Text = _openDelta.ToString() };
+        // The open delta is the newest event, which eviction never drops.
+        _items[slot] = _items[slot]! with { Text = _openDelta.ToString() };
         _openDelta = null;
     }
 }

@@ -12,6 +12,9 @@ internal sealed class LiveSession(SessionMetadata metadata, EventRing events)
     public ConcurrentDictionary<string, ISessionSubscriber> Subscribers { get; } = new(StringComparer.Ordinal);
     public SemaphoreSlim PersistGate { get; } = new(1, 1);
     public StringBuilder TurnText { get; } = new();
+
+    /// <summary>The agent's last message was cut to server.max_event_bytes (its completion says so too).</summary>
+    public bool TurnTextTruncated { get; set; }
     public bool TurnFailed { get; set; }
 
     /// <summary>The client whose tools this session's agent may call (in memory: a caller does not outlive a restart).</summary>

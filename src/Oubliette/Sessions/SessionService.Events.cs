@@ -97,15 +97,18 @@ public sealed partial class SessionService
 
                 break;
             case AgentEventKind.Delta:
-                EmitDelta(session, agentEvent.Text ?? "");
+                EmitDelta(session, agentEvent.Text ?? "", agentEvent.Truncated);
                 break;
             case AgentEventKind.Message:
+                var said = Bounded(agentEvent.Text, out var cut);
                 lock (session.Gate)
                 {
-                    session.TurnText.Clear().Append(agentEvent.Text);
+                    // The completion repeats the last message: it is as bounded as the message's event.
+                    session.TurnText.Clear().Append(said);
+                    session.TurnTextTruncated = cut || agentEvent.Truncated;
                 }
 
-                Emit(session, "message", text: agentEvent.Text);
+                Emit(session, "message", text: said, truncated: cut || agentEvent.Truncated);
                 break;
             case AgentEventKind.ToolCall:
                 if (agentEvent.Tool?.StartsWith(OpenCodeConfigWriter.McpServerName + "_", StringComparison.Ordinal) == true && agentEvent.CallId is { } callId)
@@ -113,7 +116,7 @@ public sealed partial class SessionService
                     _agentToolCalls.Started(projectId, session.Metadata.SessionId, callId, agentEvent.Tool, agentEvent.Input);
                 }
 
-                Emit(session, "tool_call", tool: agentEvent.Tool, callId: agentEvent.CallId, input: agentEvent.Input);
+                Emit(session, "tool_call", tool: agentEvent.Tool, callId: agentEvent.CallId, input: agentEvent.Input, truncated: agentEvent.Truncated);
                 break;
             case AgentEventKind.ToolResult:
                 if (agentEvent.CallId is { } finishedCall)
@@ -121,19 +124,20 @@ public sealed partial class SessionService
                     _agentToolCalls.Finished(finishedCall);
                 }
 
-                Emit(session, "tool_result", tool: agentEvent.Tool, callId: agentEvent.CallId, output: Excerpt(agentEvent.Text), isError: agentEvent.IsError);
+                Emit(session, "tool_result", tool: agentEvent.Tool, callId: agentEvent.CallId, output: Excerpt(agentEvent.Text), isError: agentEvent.IsError,
+                    truncated: agentEvent.Truncated);
                 break;
             case AgentEventKind.Error:
                 lock (session.Gate)
                 {
                     session.TurnFailed = true;
-                    session.Metadata = session.Metadata with { Error = agentEvent.Text };
+                    session.Metadata = session.Metadata with { Error = Excerpt(agentEvent.Text) };
                 }
 
-                Emit(session, "error", message: agentEvent.Text);
+                Emit(session, "error", message: agentEvent.Text, truncated: agentEvent.Truncated);
                 break;
             case AgentEventKind.Retry:
-                Emit(session, "error", message: agentEvent.Text);
+                Emit(session, "error", message: agentEvent.Text, truncated: agentEvent.Truncated);
                 break;
             case AgentEventKind.Idle:
                 CompleteTurn(session);
@@ -188,6 +192,7 @@ public sealed partial class SessionService
     private void CompleteTurn(LiveSession session)
     {
         string text;
+        bool textTruncated;
         bool failed;
         (long In, long Out, double Cost) start;
         SessionMetadata metadata;
@@ -201,6 +206,7 @@ public sealed partial class SessionService
             }
 
             text = session.TurnText.ToString();
+            textTruncated = session.TurnTextTruncated;
             failed = session.TurnFailed;
             start = session.TurnStart;
             var turns = current.Turns.ToList();
@@ -216,7 +222,8 @@ public sealed partial class SessionService
         _agentToolCalls.ForgetSession(session.Metadata.SessionId);
         if (!failed)
         {
-            Emit(session, "completion", text: text, tokensIn: metadata.TokensIn - start.In, tokensOut: metadata.TokensOut - start.Out, cost: metadata.CostUsd - start.Cost);
+            Emit(session, "completion", text: text, tokensIn: metadata.TokensIn - start.In, tokensOut: metadata.TokensOut - start.Out, cost: metadata.CostUsd - start.Cost,
+                truncated: textTruncated);
         }
 
         lock (session.Gate)
@@ -271,12 +278,24 @@ public sealed partial class SessionService
         long? tokensOut = null,
         double? cost = null,
         string? status = null,
-        string? message = null)
+        string? message = null,
+        bool truncated = false)
     {
         var sessionId = session.Metadata.SessionId;
         var now = _time.GetUtcNow();
+        // Whatever the agent sent, one event keeps at most server.max_event_bytes of each of its texts and of its input.
+        text = Bounded(text, out var textCut);
+        output = Bounded(output, out var outputCut);
+        message = Bounded(message, out var messageCut);
+        var inputCut = false;
+        if (input is { } given)
+        {
+            input = BoundedText.Truncate(given, _config.Server.MaxEventBytes, out inputCut);
+        }
+
+        bool? marked = truncated || textCut || outputCut || messageCut || inputCut ? true : null;
         var appended = session.Events.Append(index =>
-            new SessionEvent(index, now, type, sessionId, text, tool, callId, input, output, isError, tokensIn, tokensOut, cost, status, message));
+            new SessionEvent(index, now, type, sessionId, text, tool, callId, input, output, isError, tokensIn, tokensOut, cost, status, message, marked));
         Appended(session, appended);
 
         if (type is "tool_call" or "tool_result" or "completion" or "error")
@@ -289,12 +308,26 @@ public sealed partial class SessionService
     }
 
     /// <summary>A text delta: a new event, or more text for the newest one while nobody has read it (see <see cref="EventRing"/>).</summary>
-    private void EmitDelta(LiveSession session, string text)
+    private void EmitDelta(LiveSession session, string text, bool truncated)
     {
-        if (session.Events.AppendDelta(session.Metadata.SessionId, _time.GetUtcNow(), text) is { } appended)
+        var bounded = BoundedText.Truncate(text, _config.Server.MaxEventBytes, out var cut);
+        if (truncated || cut)
+        {
+            // A cut delta stands alone, marked, rather than merged into text that was not cut.
+            Emit(session, "delta", text: bounded, truncated: true);
+            return;
+        }
+
+        if (session.Events.AppendDelta(session.Metadata.SessionId, _time.GetUtcNow(), bounded) is { } appended)
         {
             Appended(session, appended);
         }
+    }
+
+    private string? Bounded(string? text, out bool truncated)
+    {
+        truncated = false;
+        return text is null ? null : BoundedText.Truncate(text, _config.Server.MaxEventBytes, out truncated);
     }
 
     private void Appended(LiveSession session, SessionEvent appended)
@@ -365,7 +398,16 @@ public sealed partial class SessionService
         }
     }
 
-    private static string? Excerpt(string? text) => text is { Length: > OutputExcerptLength } ? text[..OutputExcerptLength] + "…" : text;
+    private static string? Excerpt(string? text) => text is { Length: > OutputExcerptLength } ? text[..CutAt(text, OutputExcerptLength)] + "…" : text;
+
+    /// <summary>The start of a long prompt, marked with its full size (a turn record keeps no more).</summary>
+    private static string PromptExcerpt(string prompt) =>
+        prompt.Length > OutputExcerptLength
+            ? $"{prompt[..CutAt(prompt, OutputExcerptLength)]}… [excerpt: {OutputExcerptLength} of {prompt.Length} characters]"
+            : prompt;
+
+    /// <summary><paramref name="length"/>, or one less when that would split a surrogate pair.</summary>
+    private static int CutAt(string text, int length) => char.IsHighSurrogate(text[length - 1]) ? length - 1 : length;
 
     [LoggerMessage(EventId = 44, Level = LogLevel.Information, Message = "session {SessionId}: its turn ended while the event stream was away; reconciled")]
     private static partial void LogReconciled(ILogger logger, string sessionId);

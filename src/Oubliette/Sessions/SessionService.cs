@@ -64,7 +64,7 @@ public sealed partial class SessionService
 
     public async Task<SpawnResult> SpawnAsync(SpawnRequest request, string actor, ISessionSubscriber? subscriber, CancellationToken cancellationToken)
     {
-        var prompt = RequirePrompt(request.Prompt);
+        var prompt = RequirePrompt(request.Prompt, "prompt");
         var project = await _projects.RequireAsync(request.ProjectId, cancellationToken);
         var parent = request.ParentSessionId is { } parentId ? Require(parentId) : null;
         if (parent is not null && parent.Metadata.ProjectId != project.Id)
@@ -133,7 +133,7 @@ public sealed partial class SessionService
                     UpdatedAt = now,
                     ReservedEventIndex = IndexReservation,
                 },
-                new EventRing(_config.Server.EventBufferSize));
+                new EventRing(_config.Server.EventBufferSize, byteLimit: _config.Server.EventBufferBytes));
             _sessions[id] = session;
             _byAgentSession[(project.Id, agentSessionId)] = session;
             UpdateActiveGauge(project.Id);
@@ -167,7 +167,7 @@ public sealed partial class SessionService
 
     public async Task<SpawnResult> MessageAsync(string sessionId, string? message, ISessionSubscriber? subscriber, CancellationToken cancellationToken, CallerBinding? caller = null)
     {
-        var prompt = RequirePrompt(message);
+        var prompt = RequirePrompt(message, "message");
         var session = Require(sessionId);
         var project = await _projects.RequireAsync(session.Metadata.ProjectId, cancellationToken);
         Subscribe(session, subscriber);
@@ -294,7 +294,7 @@ public sealed partial class SessionService
             }
         }
 
-        return (session.Events.Read(sinceIndex, maxEvents), session.Metadata.Status);
+        return (session.Events.Read(sinceIndex, maxEvents, _config.Server.MaxEventsPageBytes), session.Metadata.Status);
     }
 
     /// <summary>
@@ -329,6 +329,7 @@ public sealed partial class SessionService
 
         Subscribe(session, subscriber);
         var remaining = maxEvents ?? int.MaxValue;
+        long bytesLeft = _config.Server.MaxEventsPageBytes;
         var events = new List<SessionEvent>();
         var next = new Dictionary<string, long>(StringComparer.Ordinal);
         long dropped = 0;
@@ -342,9 +343,17 @@ public sealed partial class SessionService
                 continue;
             }
 
-            var page = member.Events.Read(since, remaining);
+            // The page's byte budget is shared by the members; only its first event may exceed it (a page always moves on).
+            var page = member.Events.Read(since, remaining, bytesLeft, atLeastOne: events.Count == 0);
             events.AddRange(page.Events);
             remaining -= page.Events.Count;
+            bytesLeft -= page.Events.Sum(EventRing.SizeOf);
+            if (bytesLeft <= 0 || page.LastIndex < member.Events.NewestIndex)
+            {
+                // The page is full (events or bytes): the members after this one wait for the next poll, at their cursors.
+                remaining = 0;
+            }
+
             dropped += page.Dropped;
             next[id] = page.LastIndex;
         }
@@ -355,7 +364,7 @@ public sealed partial class SessionService
     public (EventPage Page, string Status) Events(string sessionId, long sinceIndex, int? maxEvents, ISessionSubscriber? subscriber)
     {
         var session = Prepare(sessionId, sinceIndex, maxEvents, subscriber);
-        return (session.Events.Read(sinceIndex, maxEvents), session.Metadata.Status);
+        return (session.Events.Read(sinceIndex, maxEvents, _config.Server.MaxEventsPageBytes), session.Metadata.Status);
     }
 
     private LiveSession Prepare(string sessionId, long sinceIndex, int? maxEvents, ISessionSubscriber? subscriber)
@@ -461,7 +470,7 @@ public sealed partial class SessionService
             foreach (var metadata in await _store.LoadAllAsync(project.Id, cancellationToken))
             {
                 var restored = metadata with { ReservedEventIndex = metadata.ReservedEventIndex + IndexReservation };
-                var session = new LiveSession(restored, new EventRing(_config.Server.EventBufferSize, metadata.ReservedEventIndex))
+                var session = new LiveSession(restored, new EventRing(_config.Server.EventBufferSize, metadata.ReservedEventIndex, _config.Server.EventBufferBytes))
                 {
                     PromptDelivered = metadata.Status == SessionStatus.Running,
                 };
@@ -502,13 +511,15 @@ public sealed partial class SessionService
             }
 
             session.TurnText.Clear();
+            session.TurnTextTruncated = false;
             session.TurnFailed = false;
             session.PromptDelivered = false;
             session.TurnStart = (metadata.TokensIn, metadata.TokensOut, metadata.CostUsd);
             session.Metadata = metadata with
             {
                 Status = SessionStatus.Running,
-                Turns = [.. metadata.Turns, new TurnRecord(prompt, _time.GetUtcNow())],
+                // The record keeps the start of the prompt: it is persisted on every state change, and the agent has the whole.
+                Turns = [.. metadata.Turns, new TurnRecord(PromptExcerpt(prompt), _time.GetUtcNow())],
                 UpdatedAt = _time.GetUtcNow(),
             };
             session.SignalChange();
@@ -573,8 +584,33 @@ public sealed partial class SessionService
             : throw new NotFoundException($"session '{sessionId}' not found");
     }
 
-    private static string RequirePrompt(string? prompt) =>
-        string.IsNullOrWhiteSpace(prompt) ? throw new InvalidArgumentException("'prompt' (or 'message') is required and must not be empty") : prompt;
+    private string RequirePrompt(string? prompt, string field)
+    {
+        if (string.IsNullOrWhiteSpace(prompt))
+        {
+            throw new InvalidArgumentException("'prompt' (or 'message') is required and must not be empty");
+        }
+
+        RequirePromptSize(field, prompt, _config.Server.MaxPromptBytes);
+        return prompt;
+    }
+
+    /// <summary>Refuses a prompt larger than <c>server.max_prompt_bytes</c>, naming the field, its size and the limit.</summary>
+    public static void RequirePromptSize(string field, string? prompt, int maxBytes)
+    {
+        // A UTF-16 character is at most 3 UTF-8 bytes: most prompts are cleared without counting.
+        if (prompt is null || prompt.Length <= maxBytes / 3)
+        {
+            return;
+        }
+
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(prompt);
+        if (bytes > maxBytes)
+        {
+            throw new InvalidArgumentException(
+                $"'{field}' is {bytes} bytes (UTF-8), more than the {maxBytes} allowed (server.max_prompt_bytes); send less, or put large material in a file in the workspace");
+        }
+    }
 
     private static string WorkspacePath(Guid workspaceId) => $"/workspace/{workspaceId:D}";
 

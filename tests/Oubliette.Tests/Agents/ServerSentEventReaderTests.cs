@@ -68,4 +68,17 @@ public sealed class ServerSentEventReaderTests
 
         Assert.Equal([" {\"a\":1}", $" \"{big}\"", " {\"b\":2}"], payloads);
     }
+
+    [Theory]
+    [InlineData(70_001)]
+    [InlineData(1_000_000)]
+    public void A_multi_megabyte_line_then_a_stream_of_short_ones_all_arrive_whole(int chunk)
+    {
+        var big = new string('m', 3_500_000);
+        var small = Enumerable.Range(0, 2000).Select(index => $"{{\"n\":{index}}}").ToList();
+
+        var payloads = DataOf($"data: {big}\n{string.Concat(small.Select(line => $"data: {line}\n\n"))}data: {big}\n\n", chunk);
+
+        Assert.Equal([" " + big, .. small.Select(line => " " + line), " " + big], payloads);
+    }
 }

@@ -22,6 +22,8 @@ public sealed class ConfigParserTests
         Assert.Equal("127.0.0.1", config.Server.Host);
         Assert.Equal(8080, config.Server.Port);
         Assert.Equal(4 * 1024 * 1024, config.Server.MaxRequestBodyBytes);
+        Assert.Equal((1024 * 1024, 1024 * 1024, 64 * 1024, 8L * 1024 * 1024, 1024 * 1024),
+            (config.Server.MaxPromptBytes, config.Server.MaxCallerPayloadBytes, config.Server.MaxEventBytes, config.Server.EventBufferBytes, config.Server.MaxEventsPageBytes));
         Assert.Equal(new LimitsConfig(3, 50, 10, 10), config.Defaults.Limits);
         Assert.Equal(("off", "off"), (config.Defaults.Agent.Autonomy, config.Defaults.Agent.Reasoning));
         Assert.Equal(("dev", "4g", 4L * 1024 * 1024 * 1024, 2.0, "none"),
@@ -174,6 +176,11 @@ public sealed class ConfigParserTests
     [InlineData("""{ "defaults": { "cleanup": { "interval_minutes": 0 } } }""", "defaults.cleanup.interval_minutes")]
     [InlineData("""{ "defaults": { "backup": { "retention": 0 } } }""", "defaults.backup.retention")]
     [InlineData("""{ "server": { "max_request_body_bytes": 10 } }""", "server.max_request_body_bytes")]
+    [InlineData("""{ "server": { "max_prompt_bytes": 0 } }""", "server.max_prompt_bytes")]
+    [InlineData("""{ "server": { "max_caller_payload_bytes": 10 } }""", "server.max_caller_payload_bytes")]
+    [InlineData("""{ "server": { "max_event_bytes": 1000 } }""", "server.max_event_bytes")]
+    [InlineData("""{ "server": { "event_buffer_bytes": 4096 } }""", "server.event_buffer_bytes")]
+    [InlineData("""{ "server": { "max_events_page_bytes": 1 } }""", "server.max_events_page_bytes")]
     [InlineData("""{ "logging": { "retention_days": 0 } }""", "logging.retention_days")]
     public void Out_of_range_numbers_are_refused(string json, string path) => AssertError(json, path, "out of range");
 
@@ -193,6 +200,18 @@ public sealed class ConfigParserTests
     [InlineData("""{ "credentials": { "providers": { "credentials": { "x": { "provider": "openai" } } } } }""", "credentials.providers.credentials.x.api_key", "is required")]
     [InlineData("""{ "credentials": { "github": { "credentials": { "w": { "token": "" } } } } }""", "credentials.github.credentials.w.token", "is required")]
     public void Bad_values_are_refused(string json, string path, string reason) => AssertError(json, path, reason);
+
+    [Fact]
+    public void Memory_limits_are_read_and_an_event_buffer_smaller_than_one_event_is_refused()
+    {
+        var config = ConfigParser.Parse("""
+            { "server": { "max_prompt_bytes": 4194304, "max_caller_payload_bytes": 2048, "max_event_bytes": 16384, "event_buffer_bytes": 65536, "max_events_page_bytes": 8192 } }
+            """, "limits");
+
+        Assert.Equal((4 * 1024 * 1024, 2048, 16384, 65536L, 8192),
+            (config.Server.MaxPromptBytes, config.Server.MaxCallerPayloadBytes, config.Server.MaxEventBytes, config.Server.EventBufferBytes, config.Server.MaxEventsPageBytes));
+        AssertError("""{ "server": { "max_event_bytes": 1048576, "event_buffer_bytes": 65536 } }""", "server.event_buffer_bytes", "less than max_event_bytes 1048576");
+    }
 
     [Theory]
     [InlineData("""{ "credentials": { "github": { "default": "work" } } }""", "credentials.github.default")]

@@ -16,7 +16,7 @@ internal static class OpenCodeDeltaReader
     /// True when <paramref name="data"/> is a delta event; <paramref name="delta"/> is then its text delta, or null for a
     /// delta that is not text (reasoning) or names no session. False for any other event: map it the general way.
     /// </summary>
-    public static bool TryRead(ReadOnlySequence<byte> data, out AgentEvent? delta)
+    public static bool TryRead(ReadOnlySequence<byte> data, out AgentEvent? delta, int maxTextBytes = int.MaxValue)
     {
         delta = null;
         ReadOnlySpan<byte> json = data.IsSingleSegment ? data.FirstSpan : data.ToArray();
@@ -25,7 +25,7 @@ internal static class OpenCodeDeltaReader
             return false;
         }
 
-        var fields = new DeltaFields();
+        var fields = new DeltaFields { MaxTextBytes = maxTextBytes };
         var reader = new Utf8JsonReader(json);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
@@ -40,7 +40,7 @@ internal static class OpenCodeDeltaReader
 
         if (fields.SessionId is not null && fields.IsText)
         {
-            delta = new AgentEvent(fields.SessionId, AgentEventKind.Delta, Text: fields.Text);
+            delta = new AgentEvent(fields.SessionId, AgentEventKind.Delta, Text: fields.Text, Truncated: fields.Truncated);
         }
 
         return true;
@@ -59,6 +59,8 @@ internal static class OpenCodeDeltaReader
         public string? SessionId;
         public bool IsText;
         public string? Text;
+        public bool Truncated;
+        public int MaxTextBytes;
     }
 
     /// <summary>The properties of <c>{type, properties}</c> (or of the wrapper around it); the reader is on its StartObject.</summary>
@@ -122,7 +124,7 @@ internal static class OpenCodeDeltaReader
                 }
                 else
                 {
-                    fields.Text = reader.GetString();
+                    fields.Text = BoundedText.FromJsonString(ref reader, fields.MaxTextBytes, out fields.Truncated);
                 }
 
                 continue;

@@ -22,7 +22,8 @@ public sealed partial class OpenCodeRuntime(
     OpenCodeConfigWriter configWriter,
     GatewayCredentials credentials,
     AgentEventHub hub,
-    ILogger<OpenCodeRuntime> logger) : IAgentRuntime, IAsyncDisposable
+    ILogger<OpenCodeRuntime> logger,
+    Configuration.OublietteConfig config) : IAgentRuntime, IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(500);
@@ -274,7 +275,7 @@ public sealed partial class OpenCodeRuntime(
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, connection.Closing.Token);
         var token = linked.Token;
-        var mapper = new OpenCodeEventMapper();
+        var mapper = new OpenCodeEventMapper(config.Server.MaxEventBytes);
         while (!token.IsCancellationRequested)
         {
             try
@@ -352,7 +353,7 @@ public sealed partial class OpenCodeRuntime(
 
     private void Dispatch(Guid projectId, AgentConnection connection, OpenCodeEventMapper mapper, ReadOnlySequence<byte> data)
     {
-        if (OpenCodeDeltaReader.TryRead(data, out var delta))
+        if (OpenCodeDeltaReader.TryRead(data, out var delta, config.Server.MaxEventBytes))
         {
             if (delta is not null)
             {

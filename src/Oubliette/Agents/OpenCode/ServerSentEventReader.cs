@@ -42,14 +42,13 @@ internal static class ServerSentEventReader
                 lineStart = searched = lineEnd + 1;
             }
 
-            buffer.AsSpan(lineStart, filled - lineStart).CopyTo(buffer);
+            // One long event grew the buffer: once what is left fits the usual size again, go back to it, so that a
+            // multi-megabyte event does not keep its buffer alive for the life of the stream.
+            var target = buffer.Length > BufferSize && filled - lineStart <= BufferSize / 2 ? new byte[BufferSize] : buffer;
+            buffer.AsSpan(lineStart, filled - lineStart).CopyTo(target);
+            buffer = target;
             filled -= lineStart;
             searched = filled;
-            if (filled == 0 && buffer.Length > BufferSize)
-            {
-                // One long event grew the buffer; do not keep it for the life of the stream.
-                buffer = new byte[BufferSize];
-            }
         }
     }
 
