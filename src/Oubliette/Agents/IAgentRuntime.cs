@@ -16,4 +16,10 @@ public interface IAgentRuntime
     Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken);
 
     Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Drops the connection to a project's agent (its container is being stopped or restarted): running turns are
+    /// reported lost with <paramref name="reason"/>, and the next use connects afresh.
+    /// </summary>
+    Task DisconnectAsync(Guid projectId, string reason);
 }

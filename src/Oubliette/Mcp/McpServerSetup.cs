@@ -71,7 +71,7 @@ public static partial class McpServerSetup
                     {
                         // Unexpected: the operator gets the whole exception in the log, the client what failed in plain words.
                         var what = Describe(context.Params?.Name, context.Params?.Arguments);
-                        LogToolFailed(context.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Oubliette.Mcp.ToolCalls"), what, exception);
+                        LogToolFailed(context.Services!.GetRequiredService<ILoggerFactory>().CreateLogger("Oubliette.Mcp.ToolCalls"), what, exception);
                         return ToolError($"internal error while running {what}: {PlainReason(exception)}; see the server log");
                     }
                 });

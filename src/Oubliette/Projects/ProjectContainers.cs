@@ -41,6 +41,12 @@ public sealed partial class ProjectContainers(
     {
         var name = NameOf(project.Id);
         var info = await runtime.InspectAsync(name, cancellationToken);
+        if (info is { State: "paused" })
+        {
+            // Anything sent to a frozen container waits for ever: say so instead.
+            throw new ConflictException(PausedMessage(name));
+        }
+
         if (info is not null && info.Mounts.All(mount => mount.ContainerPath != GatewayMountPoint))
         {
             // Made by an older version without the gateway mount: replace it (the workspaces live on the host).
@@ -67,6 +73,10 @@ public sealed partial class ProjectContainers(
 
         return await StatusAsync(project.Id, cancellationToken);
     }
+
+    /// <summary>What to tell a caller whose request met a paused container.</summary>
+    public static string PausedMessage(string name) =>
+        $"container {name} is paused; unpause it (docker unpause {name}) or restart it with the container tool (action restart)";
 
     public async Task<ContainerStatus> StopAsync(Guid projectId, CancellationToken cancellationToken)
     {
