@@ -27,7 +27,8 @@ public sealed class TestHome : IAsyncDisposable
         var home = new OublietteHome(root);
         Directory.CreateDirectory(home.ConfigDirectory);
         home.EnsureDataDirectories();
-        await File.WriteAllTextAsync(home.ConfigFile, configText ?? DefaultConfig);
+        // Owner-only from the start, as 'oubliette init' writes it: the server refuses a config others may read.
+        await AtomicFile.WriteTextAsync(home.ConfigFile, configText ?? DefaultConfig, CancellationToken.None);
         var tokens = OpenTokens(home, time ?? TimeProvider.System);
         await tokens.Store.InitializeAsync(CancellationToken.None);
         var admin = await tokens.Service.CreateAsync("test-admin", "admin", null, "test", CancellationToken.None);

@@ -19,4 +19,10 @@ public interface IAgentRuntime
 
     /// <summary>The project is deleted: drop the connection to its agent now (a runtime that keeps none has nothing to do).</summary>
     Task CloseAsync(Guid projectId, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Drops the connection to a project's agent (its container is being stopped or restarted): running turns are
+    /// reported lost with <paramref name="reason"/>, and the next use connects afresh.
+    /// </summary>
+    Task DisconnectAsync(Guid projectId, string reason);
 }

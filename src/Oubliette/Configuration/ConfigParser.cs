@@ -27,7 +27,29 @@ public static partial class ConfigParser
             throw new ConfigException(file, [new ConfigError("(file)", "not found; run 'oubliette init' to create it")]);
         }
 
+        RequireOwnerOnly(file);
         return Parse(File.ReadAllText(file), file);
+    }
+
+    /// <summary>
+    /// The config holds provider keys and credentials: a file other users may read (or write) is refused, not warned
+    /// about, since a warning in a log changes nothing while the keys stay readable.
+    /// </summary>
+    internal static void RequireOwnerOnly(string file)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        var mode = File.GetUnixFileMode(file);
+        if ((mode & others) != 0)
+        {
+            throw new ConfigException(file, [new ConfigError("(file)",
+                $"mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')} lets other users read or change it, and it holds keys; make it owner-only: chmod 600 {file}")]);
+        }
     }
 
     public static OublietteConfig Parse(string text, string file)
@@ -55,6 +77,7 @@ public static partial class ConfigParser
                 throw new ConfigException(file, [new ConfigError("(root)", "expected a JSON object")]);
             }
 
+            FindDuplicateKeys(document.RootElement, "", errors);
             var config = Read(ConfigReader.Root(document.RootElement, errors));
             CheckReferences(config, errors);
             if (errors.Count > 0)
@@ -63,6 +86,33 @@ public static partial class ConfigParser
             }
 
             return config;
+        }
+    }
+
+    /// <summary>A key given twice in one object: JSON readers keep one of the two silently, so neither is trusted.</summary>
+    private static void FindDuplicateKeys(JsonElement element, string path, List<ConfigError> errors)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in element.EnumerateObject())
+            {
+                var child = path.Length == 0 ? property.Name : $"{path}.{property.Name}";
+                if (!seen.Add(property.Name))
+                {
+                    errors.Add(new ConfigError(child, "duplicate key: it is given more than once in the same object; keep one"));
+                }
+
+                FindDuplicateKeys(property.Value, child, errors);
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            var index = 0;
+            foreach (var item in element.EnumerateArray())
+            {
+                FindDuplicateKeys(item, $"{path}[{index++}]", errors);
+            }
         }
     }
 

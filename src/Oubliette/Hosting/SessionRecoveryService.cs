@@ -1,24 +1,39 @@
+using Oubliette.Projects;
 using Oubliette.Sessions;
 
 namespace Oubliette.Hosting;
 
-/// <summary>At start-up, reloads sessions and reattaches to the agents of live ones, so their events keep flowing.</summary>
-public sealed partial class SessionRecoveryService(SessionService sessions, ILogger<SessionRecoveryService> logger) : IHostedService
+/// <summary>
+/// At start-up, reloads sessions (before serving: they are on disk) and then, in the background, reattaches to the
+/// agents of live ones so that their events keep flowing; the agents need the container engine, which may be away.
+/// </summary>
+public sealed partial class SessionRecoveryService(SessionService sessions, TimeProvider time, ILogger<SessionRecoveryService> logger) : BackgroundService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private IReadOnlyList<ProjectMetadata> _live = [];
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await sessions.RecoverAsync(cancellationToken);
+            _live = await sessions.RecoverAsync(cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // A session that cannot be recovered must not keep the server from serving the others.
             LogRecoveryFailed(logger, exception);
         }
+
+        await base.StartAsync(cancellationToken);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (var project in _live)
+        {
+            await StartupRetry.RunAsync($"reattach to the agent of project {project.Id:D}",
+                token => sessions.ReattachAgentAsync(project, token), logger, time, stoppingToken);
+        }
+    }
 
     [LoggerMessage(EventId = 22, Level = LogLevel.Error, Message = "session recovery failed")]
     private static partial void LogRecoveryFailed(ILogger logger, Exception exception);

@@ -9,7 +9,7 @@ using Oubliette.Projects;
 namespace Oubliette.Mcp;
 
 [McpServerToolType]
-public sealed class ContainerTool(ProjectService projects, ProjectContainers containers, Authorizer authorizer, CallerContext callerContext, AuditLog audit, TimeProvider time)
+public sealed class ContainerTool(ProjectService projects, ProjectContainers containers, Agents.IAgentRuntime agents, Authorizer authorizer, CallerContext callerContext, AuditLog audit, TimeProvider time)
 {
     private const int DefaultTimeoutSeconds = 60;
     private const int MaxTimeoutSeconds = 3600;
@@ -36,8 +36,11 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
             case "start":
                 return new ContainerToolResult(Status: await containers.EnsureRunningAsync(project, cancellationToken));
             case "stop":
+                // The agent goes with its container: the next use connects to the new one instead of a dead socket.
+                await agents.DisconnectAsync(projectId, $"container {ProjectContainers.NameOf(projectId)} was stopped");
                 return new ContainerToolResult(Status: await containers.StopAsync(projectId, cancellationToken));
             case "restart":
+                await agents.DisconnectAsync(projectId, $"container {ProjectContainers.NameOf(projectId)} was restarted");
                 return new ContainerToolResult(Status: await containers.RestartAsync(project, cancellationToken));
             case "status":
                 return new ContainerToolResult(Status: await containers.StatusAsync(projectId, cancellationToken));

@@ -9,7 +9,7 @@ using Oubliette.Operations;
 namespace Oubliette.Mcp;
 
 /// <summary>Registers the MCP server: tools, the caller filter and the one place domain errors become tool errors.</summary>
-public static class McpServerSetup
+public static partial class McpServerSetup
 {
     public static IServiceCollection AddOublietteMcp(this IServiceCollection services)
     {
@@ -75,6 +75,13 @@ public static class McpServerSetup
                     {
                         return ToolError($"invalid arguments for '{context.Params?.Name}': {exception.Message}");
                     }
+                    catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        // Unexpected: the operator gets the whole exception in the log, the client what failed in plain words.
+                        var what = Describe(context.Params?.Name, context.Params?.Arguments);
+                        LogToolFailed(context.Services!.GetRequiredService<ILoggerFactory>().CreateLogger("Oubliette.Mcp.ToolCalls"), what, exception);
+                        return ToolError($"internal error while running {what}: {PlainReason(exception)}; see the server log");
+                    }
                 });
             });
         return services;
@@ -84,6 +91,47 @@ public static class McpServerSetup
     private static bool MayEverUse(TokenScope scope, string tool) =>
         ActionCatalog.ActionsOf(tool) is var actions && (actions.Count == 0
             || actions.Any(action => PermissionPolicy.Allows(scope, ActionCatalog.ClassOf($"{tool}.{action}"), scope.ProjectId)));
+
+    /// <summary>"session spawn": the tool and, when it names one, its action.</summary>
+    internal static string Describe(string? tool, IDictionary<string, JsonElement>? arguments) =>
+        arguments is not null && arguments.TryGetValue("action", out var action) && action.ValueKind == JsonValueKind.String
+            && action.GetString() is { Length: > 0 and <= 40 } name && name.All(char.IsAsciiLetterOrDigit)
+            ? $"{tool ?? "a tool"} {name}"
+            : tool ?? "a tool";
+
+    /// <summary>
+    /// What went wrong in words: the innermost message, one line, bounded; a timeout says so instead of "task canceled".
+    /// Messages only, never type names or stack traces.
+    /// </summary>
+    internal static string PlainReason(Exception exception)
+    {
+        var inner = exception;
+        while (inner is AggregateException { InnerException: { } aggregated })
+        {
+            inner = aggregated;
+        }
+
+        if (inner is OperationCanceledException or TimeoutException)
+        {
+            return "an operation timed out";
+        }
+
+        if (inner is IOException && inner.InnerException is System.Net.Sockets.SocketException socket)
+        {
+            inner = socket;
+        }
+
+        var line = inner.Message.Split('\n', 2)[0].Trim();
+        return line.Length switch
+        {
+            0 => "unexpected failure",
+            > 300 => line[..300] + "…",
+            _ => line,
+        };
+    }
+
+    [LoggerMessage(EventId = 90, Level = LogLevel.Error, Message = "unexpected failure while running {What}")]
+    private static partial void LogToolFailed(ILogger logger, string what, Exception exception);
 
     private static CallToolResult ToolError(string message) => new()
     {

@@ -44,6 +44,12 @@ public sealed partial class ProjectContainers(
     {
         var name = NameOf(project.Id);
         var info = await runtime.InspectAsync(name, cancellationToken);
+        if (info is { State: "paused" })
+        {
+            // Anything sent to a frozen container waits for ever: say so instead.
+            throw new ConflictException(PausedMessage(name));
+        }
+
         if (info is not null && !HasCurrentMounts(info))
         {
             // Made by an older version (without the gateway mount, or with the agent's config and socket in its own
@@ -84,6 +90,10 @@ public sealed partial class ProjectContainers(
         UnixFiles.EnsureRootFolder(paths.AgentConfigDirectory(projectId));
         UnixFiles.EnsureRootFolder(paths.AgentSocketDirectory(projectId));
     }
+
+    /// <summary>What to tell a caller whose request met a paused container.</summary>
+    public static string PausedMessage(string name) =>
+        $"container {name} is paused; unpause it (docker unpause {name}) or restart it with the container tool (action restart)";
 
     public async Task<ContainerStatus> StopAsync(Guid projectId, CancellationToken cancellationToken)
     {

@@ -18,7 +18,8 @@ public sealed partial class ProjectService(
     ActiveSessionCounts activeSessions,
     AuditLog audit,
     TimeProvider time,
-    IEnumerable<IProjectTeardown> teardowns)
+    IEnumerable<IProjectTeardown> teardowns,
+    ILogger<ProjectService> logger)
 {
     private readonly SemaphoreSlim _createGate = new(1, 1);
 
@@ -73,11 +74,13 @@ public sealed partial class ProjectService(
                 await store.SaveAsync(project, cancellationToken);
                 await containers.EnsureRunningAsync(project, cancellationToken);
             }
-            catch
+            catch (Exception exception)
             {
-                // Nothing half-made stays behind: no folder, no container, no metadata.
-                await containers.RemoveAsync(project.Id, CancellationToken.None);
-                await store.DeleteAsync(project.Id, CancellationToken.None);
+                // Nothing half-made stays behind: no folder, no container, no metadata. Each step is tried on its own: an
+                // engine that is down (often why creation failed) must not keep the metadata and folders from going.
+                LogCreateFailed(logger, project.Id, exception);
+                await CleanUpAsync(project.Id, "remove its container", token => containers.RemoveAsync(project.Id, token));
+                await CleanUpAsync(project.Id, "delete its metadata and folders", token => store.DeleteAsync(project.Id, token));
                 throw;
             }
         }
@@ -292,6 +295,33 @@ public sealed partial class ProjectService(
         value is { } number && (number < min || number > max)
             ? throw new InvalidArgumentException($"{field} {number} is out of range ({min}..{max})")
             : value;
+
+    private async Task CleanUpAsync(Guid projectId, string what, Func<CancellationToken, Task> step)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await step(bound.Token);
+        }
+        catch (Exception exception) when (exception is OublietteException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            LogCleanupFailed(logger, projectId, what, exception);
+        }
+    }
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "creating project {ProjectId} failed; undoing it")]
+    private static partial void LogCreateFailed(ILogger logger, Guid projectId, Exception exception);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "could not clean up after the failed creation of project {ProjectId}: {What} failed")]
+    private static partial void LogCleanupFailed(ILogger logger, Guid projectId, string what, Exception exception);
+
+    private static void DeleteFolder(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")]
     private static partial Regex ProjectName();

@@ -210,7 +210,8 @@ public sealed partial class SessionService
             failed = session.TurnFailed;
             start = session.TurnStart;
             var turns = current.Turns.ToList();
-            if (turns.Count > 0)
+            // A turn whose delivery was refused is not recorded; a late idle must not overwrite the finished turn before it.
+            if (turns.Count > 0 && turns[^1].FinishedAt is null)
             {
                 turns[^1] = turns[^1] with { FinishedAt = _time.GetUtcNow(), OutputExcerpt = Excerpt(text), Error = failed ? current.Error : null };
             }
@@ -365,6 +366,10 @@ public sealed partial class SessionService
         {
             await _store.SaveAsync(session.Metadata, cancellationToken);
         }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new Errors.ExternalFailureException($"could not save session {session.Metadata.SessionId}: {Storage.StorageErrors.Describe(exception)}");
+        }
         finally
         {
             session.PersistGate.Release();
@@ -377,7 +382,7 @@ public sealed partial class SessionService
         {
             await PersistAsync(session, CancellationToken.None);
         }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        catch (Errors.ExternalFailureException exception)
         {
             LogPersistFailed(_logger, session.Metadata.SessionId, exception);
         }

@@ -150,19 +150,55 @@ public sealed partial class SessionService
             spawnLock.Dispose();
         }
 
-        if (parent is not null)
+        try
         {
-            await PersistAsync(parent, cancellationToken);
+            if (parent is not null)
+            {
+                await PersistAsync(parent, cancellationToken);
+            }
+
+            Subscribe(session, subscriber);
+            BindCaller(session, request.Caller);
+            Emit(session, "status", status: SessionStatus.Created);
+            await PersistAsync(session, cancellationToken);
+            await StartTurnAsync(project, session, prompt, cancellationToken);
+        }
+        catch
+        {
+            // A refused spawn leaves nothing behind: no session counted as active, no file, no child in the parent.
+            await UnregisterAsync(session, parent);
+            throw;
         }
 
-        Subscribe(session, subscriber);
-        BindCaller(session, request.Caller);
-        Emit(session, "status", status: SessionStatus.Created);
-        await PersistAsync(session, cancellationToken);
         _audit.Write(new AuditEntry("session.spawn", "ok", actor, null, session.Metadata.SessionId, $"project={project.Id:D}"));
         _metrics.SessionsSpawned.WithLabels(project.Id.ToString("D"), "ok").Inc();
-        await StartTurnAsync(project, session, prompt, cancellationToken);
         return Result(session, resumed: false);
+    }
+
+    private async Task UnregisterAsync(LiveSession session, LiveSession? parent)
+    {
+        var metadata = session.Metadata;
+        _sessions.TryRemove(metadata.SessionId, out _);
+        _byAgentSession.TryRemove((metadata.ProjectId, metadata.AgentSessionId), out _);
+        UpdateActiveGauge(metadata.ProjectId);
+        try
+        {
+            _store.Delete(metadata.ProjectId, metadata.SessionId);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            LogPersistFailed(_logger, metadata.SessionId, exception);
+        }
+
+        if (parent is not null)
+        {
+            lock (parent.Gate)
+            {
+                parent.Metadata = parent.Metadata with { Children = [.. parent.Metadata.Children.Where(child => child != metadata.SessionId)] };
+            }
+
+            await PersistLoggedAsync(parent);
+        }
     }
 
     public async Task<SpawnResult> MessageAsync(string sessionId, string? message, ISessionSubscriber? subscriber, CancellationToken cancellationToken, CallerBinding? caller = null)
@@ -461,9 +497,10 @@ public sealed partial class SessionService
         return removed;
     }
 
-    /// <summary>At start-up: loads every session and reattaches to the agents of those still live.</summary>
-    public async Task RecoverAsync(CancellationToken cancellationToken)
+    /// <summary>At start-up: loads every session; returns the projects with live sessions, whose agents to reattach.</summary>
+    public async Task<IReadOnlyList<ProjectMetadata>> RecoverAsync(CancellationToken cancellationToken)
     {
+        var projects = new List<ProjectMetadata>();
         foreach (var project in await _projects.ListAllAsync(cancellationToken))
         {
             var live = false;
@@ -477,26 +514,36 @@ public sealed partial class SessionService
                 _sessions[metadata.SessionId] = session;
                 _byAgentSession[(project.Id, metadata.AgentSessionId)] = session;
                 live |= !metadata.Ended;
-                await PersistAsync(session, cancellationToken);
+                await PersistLoggedAsync(session);
             }
 
             UpdateActiveGauge(project.Id);
             if (live)
             {
-                try
-                {
-                    await _agents.EnsureAgentAsync(project, cancellationToken);
-                }
-                catch (Exception exception) when (exception is OublietteException or HttpRequestException or IOException)
-                {
-                    LogRecoveryFailed(_logger, project.Id, exception);
-                }
+                projects.Add(project);
             }
+        }
+
+        return projects;
+    }
+
+    /// <summary>Reattaches to a project's agent so that its live sessions' events flow again (start-up, in the background).</summary>
+    public async Task ReattachAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _agents.EnsureAgentAsync(project, cancellationToken);
+        }
+        catch (Exception exception) when (exception is OublietteException or HttpRequestException or IOException)
+        {
+            LogRecoveryFailed(_logger, project.Id, exception);
+            throw;
         }
     }
 
     private async Task StartTurnAsync(ProjectMetadata project, LiveSession session, string prompt, CancellationToken cancellationToken)
     {
+        SessionMetadata before;
         lock (session.Gate)
         {
             var metadata = session.Metadata;
@@ -510,6 +557,7 @@ public sealed partial class SessionService
                 throw new ConflictException($"session '{metadata.SessionId}' is running a turn; wait until it is idle, or end it");
             }
 
+            before = metadata;
             session.TurnText.Clear();
             session.TurnTextTruncated = false;
             session.TurnFailed = false;
@@ -526,23 +574,56 @@ public sealed partial class SessionService
         }
 
         UpdateActiveGauge(project.Id);
-        Emit(session, "status", status: SessionStatus.Running);
-        await PersistAsync(session, cancellationToken);
-        var metadataNow = session.Metadata;
-        var model = metadataNow.Model.Split('/', 2);
+        var saved = false;
         try
         {
+            await PersistAsync(session, cancellationToken);
+            saved = true;
+            Emit(session, "status", status: SessionStatus.Running);
+            var metadataNow = session.Metadata;
+            var model = metadataNow.Model.Split('/', 2);
             await _agents.EnsureAgentAsync(project, cancellationToken);
             await _agents.PromptAsync(project, metadataNow.AgentSessionId, WorkspacePath(metadataNow.WorkspaceId), prompt, new AgentModel(model[0], model[1]),
                 PromptOptions.From(metadataNow.Autonomy, metadataNow.Reasoning), cancellationToken);
             session.PromptDelivered = true;
         }
-        catch (Exception exception) when (exception is OublietteException or HttpRequestException or IOException)
+        catch (Exception exception) when (!session.PromptDelivered)
         {
-            Emit(session, "error", message: $"the prompt could not be delivered to the agent: {exception.Message}");
-            Finish(session, SessionStatus.Failed, exception.Message);
-            await PersistAsync(session, CancellationToken.None);
+            // The agent never got the prompt: the session stays as it was before the call (status, turns), never stuck running.
+            await UndoTurnAsync(session, before, emitted: saved, persist: saved);
+            if (exception is HttpRequestException or IOException)
+            {
+                throw new ExternalFailureException(
+                    $"the prompt could not be delivered to the agent of project {project.Id:D}: {exception.Message}; session {before.SessionId} is unchanged ({before.Status})");
+            }
+
             throw;
+        }
+    }
+
+    private async Task UndoTurnAsync(LiveSession session, SessionMetadata before, bool emitted, bool persist)
+    {
+        lock (session.Gate)
+        {
+            var current = session.Metadata;
+            if (current.Ended || current.Status != SessionStatus.Running)
+            {
+                return;
+            }
+
+            session.Metadata = current with { Status = before.Status, Turns = before.Turns, Error = before.Error, UpdatedAt = before.UpdatedAt };
+            session.SignalChange();
+        }
+
+        UpdateActiveGauge(before.ProjectId);
+        if (emitted)
+        {
+            Emit(session, "status", status: before.Status);
+        }
+
+        if (persist)
+        {
+            await PersistLoggedAsync(session);
         }
     }
 

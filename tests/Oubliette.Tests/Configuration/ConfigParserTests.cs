@@ -247,6 +247,53 @@ public sealed class ConfigParserTests
     }
 
     [Fact]
+    public void Duplicate_keys_are_an_error_naming_their_path()
+    {
+        var exception = Invalid("""
+            {
+              "server": { "port": 8080, "port": 9090 },
+              "credentials": { "providers": { "anthropic": { "api_key": "a" }, "anthropic": { "api_key": "b" } } },
+            }
+            """);
+
+        Assert.Contains(exception.Errors, error => error.Path == "server.port" && error.Reason.Contains("duplicate key", StringComparison.Ordinal));
+        Assert.Contains(exception.Errors, error => error.Path == "credentials.providers.anthropic" && error.Reason.Contains("duplicate key", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("644")]
+    [InlineData("640")]
+    [InlineData("604")]
+    [InlineData("660")]
+    public void Config_readable_by_others_is_refused_with_the_fix(string octal)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"oubliette-mode-{Guid.NewGuid():N}.jsonc");
+        File.WriteAllText(file, "{}");
+        try
+        {
+            File.SetUnixFileMode(file, (UnixFileMode)Convert.ToInt32(octal, 8));
+            var exception = Assert.Throws<ConfigException>(() => ConfigParser.Load(file));
+            Assert.Contains(file, exception.Message, StringComparison.Ordinal);
+            Assert.Contains($"mode 0{octal}", exception.Message, StringComparison.Ordinal);
+            Assert.Contains($"chmod 600 {file}", exception.Message, StringComparison.Ordinal);
+
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            Assert.Equal(8080, ConfigParser.Load(file).Server.Port);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Test_homes_write_their_config_owner_only()
+    {
+        await using var home = await TestHome.CreateAsync();
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(home.Home.ConfigFile));
+    }
+
+    [Fact]
     public void Test_config_listens_on_a_free_port() =>
         Assert.Equal(0, ConfigParser.Parse(TestHome.DefaultConfig, "test").Server.Port);
 

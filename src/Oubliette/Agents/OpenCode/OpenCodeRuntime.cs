@@ -34,6 +34,12 @@ public sealed partial class OpenCodeRuntime(
     /// <summary>The config holds the container's gateway credential: readable by root and the agent's group (gid 1000) only.</summary>
     private const UnixFileMode ConfigMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
     private const UnixFileMode ScriptMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
+    /// <summary>The bound of one request to the agent (create a session, send a prompt): it answers these at once.</summary>
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>A request unanswered this long has its container looked at: a paused one would hold it for ever.</summary>
+    private static readonly TimeSpan SlowCallCheck = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<Guid, AgentConnection> _connections = new();
     private readonly KeyedLocks _locks = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -121,8 +127,8 @@ public sealed partial class OpenCodeRuntime(
 
     public async Task<string> CreateSessionAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken)
     {
-        var http = Connection(project.Id);
-        using var response = await http.PostAsJsonAsync($"session?directory={Uri.EscapeDataString(directory)}", new JsonObject(), cancellationToken);
+        using var response = await SendAsync(project, "create a session",
+            (http, token) => http.PostAsJsonAsync($"session?directory={Uri.EscapeDataString(directory)}", new JsonObject(), token), cancellationToken);
         await EnsureSuccessAsync(response, "create a session", cancellationToken);
         var created = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
         return created.GetProperty("id").GetString() ?? throw new ExternalFailureException("OpenCode created a session without an id");
@@ -145,9 +151,71 @@ public sealed partial class OpenCodeRuntime(
             body["tools"] = new JsonObject([.. tools.Select(pair => KeyValuePair.Create(pair.Key, (JsonNode?)JsonValue.Create(pair.Value)))]);
         }
 
-        using var response = await Connection(project.Id).PostAsJsonAsync(
-            $"session/{Uri.EscapeDataString(agentSessionId)}/prompt_async?directory={Uri.EscapeDataString(directory)}", body, cancellationToken);
+        using var response = await SendAsync(project, "send the prompt", (http, token) => http.PostAsJsonAsync(
+            $"session/{Uri.EscapeDataString(agentSessionId)}/prompt_async?directory={Uri.EscapeDataString(directory)}", body, token), cancellationToken);
         await EnsureSuccessAsync(response, "send the prompt", cancellationToken);
+    }
+
+    public async Task DisconnectAsync(Guid projectId, string reason)
+    {
+        if (_connections.TryRemove(projectId, out var connection))
+        {
+            await connection.DisposeAsync();
+            hub.PublishLost(projectId, reason);
+        }
+    }
+
+    /// <summary>
+    /// One request to the agent, bounded. A connection that cannot connect (the container was restarted behind a reader
+    /// that has not noticed yet) is dropped and made again once: nothing was sent on it. A request that hangs because the
+    /// container is paused says so.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(ProjectMetadata project, string what,
+        Func<HttpClient, CancellationToken, Task<HttpResponseMessage>> send, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await SendBoundedAsync(project, what, send, cancellationToken);
+        }
+        catch (HttpRequestException exception) when (exception.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            if (_connections.TryGetValue(project.Id, out var stale))
+            {
+                _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(project.Id, stale));
+                await stale.DisposeAsync();
+            }
+
+            await EnsureAgentAsync(project, cancellationToken);
+            return await SendBoundedAsync(project, what, send, cancellationToken);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendBoundedAsync(ProjectMetadata project, string what,
+        Func<HttpClient, CancellationToken, Task<HttpResponseMessage>> send, CancellationToken cancellationToken)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(CallTimeout);
+        var call = send(Connection(project.Id), bound.Token);
+        try
+        {
+            if (await Task.WhenAny(call, Task.Delay(SlowCallCheck, bound.Token)) != call
+                && await containers.StatusAsync(project.Id, bound.Token) is { State: "paused" } status)
+            {
+                throw new ConflictException(ProjectContainers.PausedMessage(status.Name));
+            }
+
+            return await call;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ExternalFailureException($"the agent of project {project.Id:D} did not answer within {CallTimeout.TotalSeconds:0} s (trying to {what})");
+        }
+        finally
+        {
+            // Leaving early (paused, timed out): end the request, and observe its failure.
+            await bound.CancelAsync();
+            _ = call.ContinueWith(static task => task.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
     }
 
     public async Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken)

@@ -12,31 +12,45 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
 {
     private const int OutputCapBytes = 1024 * 1024;
     private static readonly System.Version ApiVersion = new(1, 41);
+
+    /// <summary>The bound of one engine call on the request path (inspect, create, start, exec create…): a hung engine fails it.</summary>
+    internal static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a cancelled exec's process group gets to be killed.</summary>
+    private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(5);
     private readonly DockerClient _client;
 
     public DockerContainerRuntime(string? dockerHost)
     {
-        var endpoint = new Uri(string.IsNullOrWhiteSpace(dockerHost) ? "unix:///var/run/docker.sock" : dockerHost);
-        _client = new DockerClientConfiguration(endpoint, defaultTimeout: TimeSpan.FromMinutes(10)).CreateClient(ApiVersion);
+        Engine = string.IsNullOrWhiteSpace(dockerHost) ? "unix:///var/run/docker.sock" : dockerHost;
+        // Streams (exec output, logs, builds) are bounded by their callers; every other call by CallTimeout.
+        _client = new DockerClientConfiguration(new Uri(Engine), defaultTimeout: CallTimeout).CreateClient(ApiVersion);
     }
+
+    /// <summary>The engine address, as errors name it.</summary>
+    public string Engine { get; }
 
     public void Dispose() => _client.Dispose();
 
-    public Task PingAsync(CancellationToken cancellationToken) => _client.System.PingAsync(cancellationToken);
+    public Task PingAsync(CancellationToken cancellationToken) => CallAsync("answer a ping", token => _client.System.PingAsync(token), cancellationToken);
 
-    public async Task<ContainerInfo?> InspectAsync(string nameOrId, CancellationToken cancellationToken)
-    {
-        try
+    public Task<ContainerInfo?> InspectAsync(string nameOrId, CancellationToken cancellationToken) =>
+        CallAsync($"inspect container {nameOrId}", async token =>
         {
-            return ToInfo(await _client.Containers.InspectContainerAsync(nameOrId, cancellationToken));
-        }
-        catch (DockerContainerNotFoundException)
-        {
-            return null;
-        }
-    }
+            try
+            {
+                return ToInfo(await _client.Containers.InspectContainerAsync(nameOrId, token));
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                return (ContainerInfo?)null;
+            }
+        }, cancellationToken);
 
-    public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    public Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken) =>
+        CallAsync($"create container {spec.Name}", token => CreateUnboundedAsync(spec, token), cancellationToken);
+
+    private async Task<string> CreateUnboundedAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         var response = await _client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
@@ -63,30 +77,33 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
     }
 
     public Task StartAsync(string nameOrId, CancellationToken cancellationToken) =>
-        _client.Containers.StartContainerAsync(nameOrId, new ContainerStartParameters(), cancellationToken);
+        CallAsync($"start container {nameOrId}", token => _client.Containers.StartContainerAsync(nameOrId, new ContainerStartParameters(), token), cancellationToken);
 
     public Task StopAsync(string nameOrId, TimeSpan grace, CancellationToken cancellationToken) =>
-        _client.Containers.StopContainerAsync(nameOrId, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)Math.Ceiling(grace.TotalSeconds) }, cancellationToken);
+        CallAsync($"stop container {nameOrId}",
+            token => _client.Containers.StopContainerAsync(nameOrId, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)Math.Ceiling(grace.TotalSeconds) }, token),
+            cancellationToken, CallTimeout + grace);
 
-    public async Task RemoveAsync(string nameOrId, CancellationToken cancellationToken)
-    {
-        try
+    public Task RemoveAsync(string nameOrId, CancellationToken cancellationToken) =>
+        CallAsync($"remove container {nameOrId}", async token =>
         {
-            await _client.Containers.RemoveContainerAsync(nameOrId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
-        }
-        catch (DockerContainerNotFoundException)
-        {
-            // Already gone: removal is idempotent.
-        }
-    }
+            try
+            {
+                await _client.Containers.RemoveContainerAsync(nameOrId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, token);
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                // Already gone: removal is idempotent.
+            }
+        }, cancellationToken);
 
     public async Task<IReadOnlyList<ContainerInfo>> ListByLabelAsync(string label, string value, CancellationToken cancellationToken)
     {
-        var listed = await _client.Containers.ListContainersAsync(new ContainersListParameters
+        var listed = await CallAsync("list containers", token => _client.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{label}={value}"] = true } },
-        }, cancellationToken);
+        }, token), cancellationToken);
         var result = new List<ContainerInfo>(listed.Count);
         foreach (var container in listed)
         {
@@ -102,64 +119,175 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
     public async Task<ExecResult> ExecAsync(string nameOrId, ExecRequest request, CancellationToken cancellationToken)
     {
         var seconds = Math.Max(1, (int)Math.Ceiling(request.Timeout.TotalSeconds));
-        // The kill happens inside the container, so a timed-out command never outlives its exec.
-        var created = await _client.Exec.ExecCreateContainerAsync(nameOrId, new ContainerExecCreateParameters
+        // The kill happens inside the container, so a timed-out command never outlives its exec. `timeout` leads a process
+        // group of its own; its pid is kept in a file so that a cancelled exec can kill the whole group (an exec's process
+        // goes on after its client leaves).
+        var pidFile = $"/tmp/.exec-{Guid.NewGuid():N}.pid";
+        var created = await CallAsync($"create an exec in container {nameOrId}", token => _client.Exec.ExecCreateContainerAsync(nameOrId, new ContainerExecCreateParameters
         {
-            Cmd = ["timeout", "-s", "KILL", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "sh", "-c", request.Command],
+            Cmd =
+            [
+                "sh", "-c", "timeout -s KILL \"$1\" sh -c \"$2\" & echo $! >\"$0\"; wait $!; code=$?; rm -f \"$0\"; exit $code",
+                pidFile, seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), request.Command,
+            ],
             User = request.User,
             WorkingDir = request.WorkingDirectory,
             AttachStdout = true,
             AttachStderr = true,
-        }, cancellationToken);
+        }, token), cancellationToken);
 
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(request.Timeout + TimeSpan.FromSeconds(15));
-        using var stream = await _client.Exec.StartAndAttachContainerExecAsync(created.ID, tty: false, deadline.Token);
-        var output = await ReadCappedAsync(stream, deadline.Token);
-        var inspected = await _client.Exec.InspectContainerExecAsync(created.ID, cancellationToken);
+        (string Stdout, string Stderr, long TruncatedBytes) output;
+        try
+        {
+            using var stream = await _client.Exec.StartAndAttachContainerExecAsync(created.ID, tty: false, deadline.Token);
+            output = await ReadCappedAsync(stream, deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            await KillExecAsync(nameOrId, request.User, pidFile);
+            throw;
+        }
+
+        var inspected = await CallAsync("inspect an exec", token => _client.Exec.InspectContainerExecAsync(created.ID, token), cancellationToken);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         var timedOut = inspected.ExitCode == 137 && elapsed >= request.Timeout * 0.95;
         return new ExecResult(output.Stdout, output.Stderr, inspected.ExitCode, timedOut, output.TruncatedBytes);
     }
 
-    public async Task ExecDetachedAsync(string nameOrId, IReadOnlyList<string> command, string user, IReadOnlyList<string> environment, CancellationToken cancellationToken)
-    {
-        var created = await _client.Exec.ExecCreateContainerAsync(nameOrId, new ContainerExecCreateParameters
+    public Task ExecDetachedAsync(string nameOrId, IReadOnlyList<string> command, string user, IReadOnlyList<string> environment, CancellationToken cancellationToken) =>
+        CallAsync($"start a process in container {nameOrId}", async token =>
         {
-            Cmd = [.. command],
-            User = user,
-            Env = [.. environment],
-            Detach = true,
+            var created = await _client.Exec.ExecCreateContainerAsync(nameOrId, new ContainerExecCreateParameters
+            {
+                Cmd = [.. command],
+                User = user,
+                Env = [.. environment],
+                Detach = true,
+            }, token);
+            await _client.Exec.StartContainerExecAsync(created.ID, token);
         }, cancellationToken);
-        await _client.Exec.StartContainerExecAsync(created.ID, cancellationToken);
+
+    /// <summary>Kills the process group of a cancelled exec (best effort, bounded: the caller is already leaving).</summary>
+    private async Task KillExecAsync(string nameOrId, string user, string pidFile)
+    {
+        using var bound = new CancellationTokenSource(KillTimeout);
+        try
+        {
+            var kill = await _client.Exec.ExecCreateContainerAsync(nameOrId, new ContainerExecCreateParameters
+            {
+                Cmd = ["sh", "-c", "pid=$(cat \"$0\" 2>/dev/null) && kill -KILL -\"$pid\" 2>/dev/null; rm -f \"$0\"", pidFile],
+                User = user,
+                Detach = true,
+            }, bound.Token);
+            await _client.Exec.StartContainerExecAsync(kill.ID, bound.Token);
+        }
+        catch (Exception exception) when (exception is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
+        {
+            // The container is gone or the engine does not answer: the command's own timeout still ends it.
+        }
+    }
+
+    /// <summary>
+    /// One engine call with a bound, its failures in words naming the engine and what was asked: the engine missing,
+    /// silent, or refusing (a paused container, say).
+    /// </summary>
+    private async Task<T> CallAsync<T>(string what, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var bound = timeout ?? CallTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(bound);
+        try
+        {
+            return await call(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new Errors.ExternalFailureException($"the container engine at {Engine} did not answer within {bound.TotalSeconds:0} s (trying to {what})");
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+        {
+            throw new Errors.ExternalFailureException($"could not reach the container engine at {Engine} (trying to {what}): {Reason(exception)}");
+        }
+        catch (DockerApiException exception)
+        {
+            throw new Errors.ExternalFailureException($"the container engine at {Engine} refused to {what}: {ApiMessage(exception)}");
+        }
+    }
+
+    private Task CallAsync(string what, Func<CancellationToken, Task> call, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        CallAsync(what, async token =>
+        {
+            await call(token);
+            return true;
+        }, cancellationToken, timeout);
+
+    private static string Reason(Exception exception)
+    {
+        for (var inner = exception; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Sockets.SocketException socket)
+            {
+                return socket.SocketErrorCode switch
+                {
+                    System.Net.Sockets.SocketError.AddressNotAvailable or System.Net.Sockets.SocketError.AddressFamilyNotSupported => "no engine socket there",
+                    System.Net.Sockets.SocketError.ConnectionRefused => "connection refused (is the engine running?)",
+                    System.Net.Sockets.SocketError.AccessDenied => "permission denied",
+                    _ => socket.Message,
+                };
+            }
+        }
+
+        return exception.Message;
+    }
+
+    /// <summary>The engine's own message ({"message": "..."}), not the client library's wrapper text.</summary>
+    private static string ApiMessage(DockerApiException exception)
+    {
+        try
+        {
+            using var body = System.Text.Json.JsonDocument.Parse(exception.ResponseBody ?? "");
+            if (body.RootElement.TryGetProperty("message", out var message) && message.GetString() is { Length: > 0 } text)
+            {
+                return text;
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: fall back to the status.
+        }
+
+        return $"HTTP {(int)exception.StatusCode}";
     }
 
     public async Task<ContainerLogs> LogsAsync(string nameOrId, int? tail, DateTimeOffset? since, CancellationToken cancellationToken)
     {
-        using var stream = await _client.Containers.GetContainerLogsAsync(nameOrId, tty: false, new ContainerLogsParameters
+        using var stream = await CallAsync($"read the logs of container {nameOrId}", token => _client.Containers.GetContainerLogsAsync(nameOrId, tty: false, new ContainerLogsParameters
         {
             ShowStdout = true,
             ShowStderr = true,
             Tail = tail?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "all",
             Since = since?.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }, cancellationToken);
+        }, token), cancellationToken);
         var output = await ReadCappedAsync(stream, cancellationToken);
         return new ContainerLogs(output.Stdout, output.Stderr, output.TruncatedBytes);
     }
 
-    public async Task<IReadOnlyDictionary<string, string>?> InspectImageLabelsAsync(string image, CancellationToken cancellationToken)
-    {
-        try
+    public Task<IReadOnlyDictionary<string, string>?> InspectImageLabelsAsync(string image, CancellationToken cancellationToken) =>
+        CallAsync($"inspect image {image}", async token =>
         {
-            var inspected = await _client.Images.InspectImageAsync(image, cancellationToken);
-            return (IReadOnlyDictionary<string, string>?)inspected.Config?.Labels ?? new Dictionary<string, string>();
-        }
-        catch (DockerImageNotFoundException)
-        {
-            return null;
-        }
-    }
+            try
+            {
+                var inspected = await _client.Images.InspectImageAsync(image, token);
+                return (IReadOnlyDictionary<string, string>?)inspected.Config?.Labels ?? new Dictionary<string, string>();
+            }
+            catch (DockerImageNotFoundException)
+            {
+                return null;
+            }
+        }, cancellationToken);
 
     public Task ImportImageAsync(Stream rootfsTar, string repository, string tag, CancellationToken cancellationToken) =>
         _client.Images.CreateImageAsync(
