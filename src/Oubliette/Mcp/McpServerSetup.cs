@@ -75,7 +75,9 @@ public static partial class McpServerSetup
                     {
                         return ToolError($"invalid arguments for '{context.Params?.Name}': {exception.Message}");
                     }
-                    catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    // Protocol errors (an unknown tool, say) are the SDK's to answer as JSON-RPC errors.
+                    catch (Exception exception) when (exception is not ModelContextProtocol.McpException
+                        && (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
                     {
                         // Unexpected: the operator gets the whole exception in the log, the client what failed in plain words.
                         var what = Describe(context.Params?.Name, context.Params?.Arguments);
