@@ -13,21 +13,19 @@ public sealed class GatewayCredentials(ProjectPaths paths)
 {
     private readonly ConcurrentDictionary<string, Guid> _projectsByHash = new(StringComparer.Ordinal);
 
-    /// <summary>Makes a new credential for the project (replacing any earlier one) and returns its secret.</summary>
-    public async Task<string> IssueAsync(Guid projectId, CancellationToken cancellationToken)
+    /// <summary>Makes a new credential for the host's container (replacing its earlier one) and returns its secret.</summary>
+    public async Task<string> IssueAsync(AgentHost host, CancellationToken cancellationToken)
     {
         var secret = "ogw_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var hash = Hash(secret);
-        foreach (var (existing, owner) in _projectsByHash)
+        var file = Path.Combine(paths.HostDirectory(host), HashFileName);
+        if (File.Exists(file) && (await File.ReadAllTextAsync(file, cancellationToken)).Trim() is { Length: > 0 } previous)
         {
-            if (owner == projectId)
-            {
-                _projectsByHash.TryRemove(existing, out _);
-            }
+            _projectsByHash.TryRemove(previous, out _);
         }
 
-        await File.WriteAllTextAsync(HashFile(projectId), hash, cancellationToken);
-        _projectsByHash[hash] = projectId;
+        await File.WriteAllTextAsync(file, hash, cancellationToken);
+        _projectsByHash[hash] = host.Project.Id;
         return secret;
     }
 
@@ -45,21 +43,30 @@ public sealed class GatewayCredentials(ProjectPaths paths)
             return projectId;
         }
 
-        // After a restart the map is empty: the hash files on disk still know every live container's credential.
+        // After a restart the map is empty: the hash files on disk still know every live container's credential
+        // (the project's own, and one per isolated workspace under hosts/).
         foreach (var directory in Directory.Exists(paths.Root) ? Directory.EnumerateDirectories(paths.Root) : [])
         {
-            if (Guid.TryParseExact(Path.GetFileName(directory), "D", out var id) && File.Exists(HashFile(id))
-                && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(File.ReadAllText(HashFile(id)).Trim()), Encoding.ASCII.GetBytes(hash)))
+            if (!Guid.TryParseExact(Path.GetFileName(directory), "D", out var id))
             {
-                _projectsByHash[hash] = id;
-                return id;
+                continue;
+            }
+
+            var hosts = Path.Combine(directory, "hosts");
+            foreach (var file in Directory.Exists(hosts) ? Directory.EnumerateDirectories(hosts).Select(host => Path.Combine(host, HashFileName)).Prepend(Path.Combine(directory, HashFileName)) : [Path.Combine(directory, HashFileName)])
+            {
+                if (File.Exists(file) && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(File.ReadAllText(file).Trim()), Encoding.ASCII.GetBytes(hash)))
+                {
+                    _projectsByHash[hash] = id;
+                    return id;
+                }
             }
         }
 
         return null;
     }
 
-    private string HashFile(Guid projectId) => Path.Combine(paths.Directory(projectId), "gateway.sha256");
+    private const string HashFileName = "gateway.sha256";
 
     private static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 }

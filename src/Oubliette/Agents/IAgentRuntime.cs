@@ -2,18 +2,21 @@ using Oubliette.Projects;
 
 namespace Oubliette.Agents;
 
-/// <summary>The coding agent inside a project's container. Events arrive through <see cref="AgentEventHub"/>.</summary>
+/// <summary>
+/// The coding agent inside a container (an <see cref="AgentHost"/>: the project's, or an isolated workspace's).
+/// Events arrive through <see cref="AgentEventHub"/>.
+/// </summary>
 public interface IAgentRuntime
 {
     /// <summary>Container running, agent server answering, event stream attached.</summary>
-    Task EnsureAgentAsync(ProjectMetadata project, CancellationToken cancellationToken);
+    Task EnsureAgentAsync(AgentHost host, CancellationToken cancellationToken);
 
-    Task<string> CreateSessionAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken);
+    Task<string> CreateSessionAsync(AgentHost host, string directory, CancellationToken cancellationToken);
 
-    Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken);
+    Task PromptAsync(AgentHost host, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken);
 
     /// <summary>The agent sessions in this directory that are busy right now (for reconciling after a stream gap).</summary>
-    Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken);
+    Task<IReadOnlySet<string>> BusySessionsAsync(AgentHost host, string directory, CancellationToken cancellationToken);
 
-    Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken);
+    Task AbortAsync(AgentHost host, string agentSessionId, string directory, CancellationToken cancellationToken);
 }

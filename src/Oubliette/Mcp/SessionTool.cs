@@ -52,6 +52,11 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             throw new ForbiddenException($"session {verb}: agents may spawn, message, get, wait for and read the events of sessions, nothing else");
         }
 
+        if (caller.IsAgent && session_id is not null)
+        {
+            sessions.RequireSameIsolatedWorkspace(session_id, agentSession);
+        }
+
         // An agent's spawn makes a child of the calling session; nothing is pushed to an agent.
         var subscriber = caller.IsAgent ? null : new McpSessionSubscriber(server);
         var lent = CallerTools.Parse(caller_id, caller_tools, subscriber);
