@@ -15,12 +15,12 @@ public sealed class FakeAgentRuntime : IAgentRuntime
     public ConcurrentQueue<string> Prompts { get; } = new();
     public ConcurrentQueue<(Guid ProjectId, string Reason)> Disconnects { get; } = new();
 
-    public Task EnsureAgentAsync(ProjectMetadata project, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task EnsureAgentAsync(AgentHost host, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task<string> CreateSessionAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken) =>
+    public Task<string> CreateSessionAsync(AgentHost host, string directory, CancellationToken cancellationToken) =>
         Task.FromResult($"ses_fake{Interlocked.Increment(ref _sessions)}");
 
-    public Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken)
+    public Task PromptAsync(AgentHost host, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken)
     {
         if (PromptFailure is { } failure)
         {
@@ -31,14 +31,14 @@ public sealed class FakeAgentRuntime : IAgentRuntime
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken) =>
+    public Task<IReadOnlySet<string>> BusySessionsAsync(AgentHost host, string directory, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlySet<string>>(new HashSet<string>(StringComparer.Ordinal));
 
-    public Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task AbortAsync(AgentHost host, string agentSessionId, string directory, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task DisconnectAsync(Guid projectId, string reason)
+    public Task DisconnectAsync(AgentHost host, string reason)
     {
-        Disconnects.Enqueue((projectId, reason));
+        Disconnects.Enqueue((host.Project.Id, reason));
         return Task.CompletedTask;
     }
 }

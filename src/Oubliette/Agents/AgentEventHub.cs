@@ -1,3 +1,5 @@
+using Oubliette.Projects;
+
 namespace Oubliette.Agents;
 
 /// <summary>
@@ -7,21 +9,22 @@ namespace Oubliette.Agents;
 public sealed class AgentEventHub
 {
     private Action<Guid, AgentEvent>? _onEvent;
-    private Action<Guid, string>? _onLost;
-    private Action<Guid>? _onConnected;
+    private Action<AgentHost, string>? _onLost;
+    private Action<AgentHost>? _onConnected;
 
-    public void Subscribe(Action<Guid, AgentEvent> onEvent, Action<Guid, string> onLost, Action<Guid> onConnected)
+    public void Subscribe(Action<Guid, AgentEvent> onEvent, Action<AgentHost, string> onLost, Action<AgentHost> onConnected)
     {
         _onEvent += onEvent;
         _onLost += onLost;
         _onConnected += onConnected;
     }
 
-    /// <summary>The event stream of a project's agent is (again) attached: events from a gap may be missing.</summary>
-    public void PublishConnected(Guid projectId) => _onConnected?.Invoke(projectId);
+    /// <summary>The event stream of a host's agent is (again) attached: events from a gap may be missing.</summary>
+    public void PublishConnected(AgentHost host) => _onConnected?.Invoke(host);
 
+    /// <summary>An event of an agent session of the project (agent session ids are unique across its hosts).</summary>
     public void Publish(Guid projectId, AgentEvent agentEvent) => _onEvent?.Invoke(projectId, agentEvent);
 
-    /// <summary>The agent of a project is gone (its container stopped or died); running turns cannot finish.</summary>
-    public void PublishLost(Guid projectId, string reason) => _onLost?.Invoke(projectId, reason);
+    /// <summary>The agent of a host is gone (its container stopped or died); its running turns cannot finish.</summary>
+    public void PublishLost(AgentHost host, string reason) => _onLost?.Invoke(host, reason);
 }

@@ -29,7 +29,7 @@ public sealed partial class LlmRelay(
 
     public async Task RelayAsync(HttpContext context, string provider, string path)
     {
-        if (ProjectOf(context) is not { } projectId)
+        if (IdentityOf(context) is not { ProjectId: var projectId, HostKey: var hostKey })
         {
             await RefuseAsync(context, null, StatusCodes.Status401Unauthorized, "the gateway needs this container's credential");
             return;
@@ -43,7 +43,7 @@ public sealed partial class LlmRelay(
 
         // Every model call belongs to a live session of this container's project: a call naming none would spend
         // outside every session's budget (a side door), so it is refused before anything reaches the provider.
-        var (agentSessionId, refusal) = sessions.GatewaySession(projectId, Header(context, "x-session-id"), Header(context, "x-parent-session-id"));
+        var (agentSessionId, refusal) = sessions.GatewaySession(projectId, hostKey, Header(context, "x-session-id"), Header(context, "x-parent-session-id"));
         if (agentSessionId is null)
         {
             await RefuseAsync(context, projectId, StatusCodes.Status403Forbidden, refusal ?? "no live session");
@@ -166,9 +166,9 @@ public sealed partial class LlmRelay(
     public async Task RefuseOversizedAsync(HttpContext context, long limit)
     {
         var message = $"the conversation is over the gateway's request cap of {limit} bytes (server.max_request_body_bytes); the turn is ended";
-        if (ProjectOf(context) is { } projectId)
+        if (IdentityOf(context) is { ProjectId: var projectId, HostKey: var hostKey })
         {
-            sessions.FailFromGateway(projectId, Header(context, "x-session-id"), message);
+            sessions.FailFromGateway(projectId, hostKey, Header(context, "x-session-id"), message);
             await RefuseAsync(context, projectId, StatusCodes.Status413PayloadTooLarge, message);
             return;
         }
@@ -176,13 +176,13 @@ public sealed partial class LlmRelay(
         await RefuseAsync(context, null, StatusCodes.Status413PayloadTooLarge, message);
     }
 
-    /// <summary>The project whose container credential the call presents (Bearer, or x-api-key as Anthropic clients send it).</summary>
-    private Guid? ProjectOf(HttpContext context)
+    /// <summary>The project and container whose credential the call presents (Bearer, or x-api-key as Anthropic clients send it).</summary>
+    private GatewayIdentity? IdentityOf(HttpContext context)
     {
         var presented = context.Request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? bearer[7..].Trim()
             : context.Request.Headers["x-api-key"].ToString();
-        return credentials.Resolve(presented);
+        return credentials.Identify(presented);
     }
 
     private static string? Header(HttpContext context, string name) =>

@@ -9,7 +9,7 @@ namespace Oubliette.Hosting;
 /// </summary>
 public sealed partial class SessionRecoveryService(SessionService sessions, TimeProvider time, ILogger<SessionRecoveryService> logger) : BackgroundService
 {
-    private IReadOnlyList<ProjectMetadata> _live = [];
+    private IReadOnlyList<AgentHost> _live = [];
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -28,10 +28,10 @@ public sealed partial class SessionRecoveryService(SessionService sessions, Time
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        foreach (var project in _live)
+        foreach (var host in _live)
         {
-            await StartupRetry.RunAsync($"reattach to the agent of project {project.Id:D}",
-                token => sessions.ReattachAgentAsync(project, token), logger, time, stoppingToken);
+            await StartupRetry.RunAsync($"reattach to the agent in container {ProjectContainers.NameOf(host)}",
+                token => sessions.ReattachAgentAsync(host, token), logger, time, stoppingToken);
         }
     }
 

@@ -15,7 +15,8 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
     private const int MaxTimeoutSeconds = 3600;
 
     [McpServerTool(Name = "container", UseStructuredContent = true)]
-    [Description("A project's container. Actions: start, stop, restart, status {project_id}; exec {project_id, command, working_dir?, timeout_seconds?} -> stdout, stderr, exit_code; logs {project_id, tail?, since?}.")]
+    [Description("A project's container. Actions: start, stop, restart, status {project_id}; exec {project_id, command, working_dir?, timeout_seconds?} -> stdout, stderr, exit_code; logs {project_id, tail?, since?}. "
+        + "With workspace_isolation each workspace has its own container: pass workspace_id (default: the default workspace).")]
     public async Task<ContainerToolResult> RunAsync(
         [Description("start | stop | restart | status | exec | logs")] string action,
         [Description("the project's UUID")] string? project_id = null,
@@ -24,6 +25,7 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
         [Description("exec: kill the command after this many seconds (default 60, at most 3600)")] int? timeout_seconds = null,
         [Description("logs: last N lines (default 100)")] int? tail = null,
         [Description("logs: only lines after this time (ISO-8601) or this long ago (e.g. 10m, 2h)")] string? since = null,
+        [Description("projects with workspace_isolation: the workspace whose container to act on (default: the default workspace)")] string? workspace_id = null,
         CancellationToken cancellationToken = default)
     {
         var verb = ToolArguments.Action("container", action, ActionCatalog.ActionsOf("container"));
@@ -31,28 +33,46 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
         var caller = callerContext.Caller;
         authorizer.Demand(caller, $"container.{verb}", projectId);
         var project = await projects.RequireAsync(projectId, cancellationToken);
+        var host = HostOf(project, workspace_id);
         switch (verb)
         {
             case "start":
-                return new ContainerToolResult(Status: await containers.EnsureRunningAsync(project, cancellationToken));
+                return new ContainerToolResult(Status: await containers.EnsureRunningAsync(host, cancellationToken));
             case "stop":
                 // The agent goes with its container: the next use connects to the new one instead of a dead socket.
-                await agents.DisconnectAsync(projectId, $"container {ProjectContainers.NameOf(projectId)} was stopped");
-                return new ContainerToolResult(Status: await containers.StopAsync(projectId, cancellationToken));
+                await agents.DisconnectAsync(host, $"container {ProjectContainers.NameOf(host)} was stopped");
+                return new ContainerToolResult(Status: await containers.StopAsync(host, cancellationToken));
             case "restart":
-                await agents.DisconnectAsync(projectId, $"container {ProjectContainers.NameOf(projectId)} was restarted");
-                return new ContainerToolResult(Status: await containers.RestartAsync(project, cancellationToken));
+                await agents.DisconnectAsync(host, $"container {ProjectContainers.NameOf(host)} was restarted");
+                return new ContainerToolResult(Status: await containers.RestartAsync(host, cancellationToken));
             case "status":
-                return new ContainerToolResult(Status: await containers.StatusAsync(projectId, cancellationToken));
+                return new ContainerToolResult(Status: await containers.StatusAsync(host, cancellationToken));
             case "logs":
-                var logs = await containers.LogsAsync(projectId, ValidateTail(tail), ParseSince(since), cancellationToken);
+                var logs = await containers.LogsAsync(host, ValidateTail(tail), ParseSince(since), cancellationToken);
                 return new ContainerToolResult(Logs: new LogsOutput(logs.Stdout, logs.Stderr, logs.TruncatedBytes));
             default:
-                return new ContainerToolResult(Exec: await ExecAsync(project, caller, command, working_dir, timeout_seconds, cancellationToken));
+                return new ContainerToolResult(Exec: await ExecAsync(host, caller, command, working_dir, timeout_seconds, cancellationToken));
         }
     }
 
-    private async Task<ExecOutput> ExecAsync(ProjectMetadata project, Caller caller, string? command, string? workingDirectory, int? timeoutSeconds, CancellationToken cancellationToken)
+    /// <summary>The container to act on: the project's, or with workspace_isolation the named (else default) workspace's.</summary>
+    private static AgentHost HostOf(ProjectMetadata project, string? workspaceId)
+    {
+        if (workspaceId is null)
+        {
+            return AgentHost.Default(project);
+        }
+
+        var id = ProjectIds.Parse("workspace_id", workspaceId);
+        if (project.Workspaces.All(workspace => workspace.Id != id))
+        {
+            throw new NotFoundException($"workspace '{id:D}' not found in project '{project.Id:D}'");
+        }
+
+        return AgentHost.For(project, id);
+    }
+
+    private async Task<ExecOutput> ExecAsync(AgentHost host, Caller caller, string? command, string? workingDirectory, int? timeoutSeconds, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(command))
         {
@@ -70,8 +90,9 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
             throw new InvalidArgumentException($"timeout_seconds {seconds} is out of range (1..{MaxTimeoutSeconds})");
         }
 
-        var directory = workingDirectory ?? $"/workspace/{project.DefaultWorkspaceId:D}";
-        var result = await containers.ExecAsync(project, command, directory, TimeSpan.FromSeconds(seconds), cancellationToken);
+        var project = host.Project;
+        var directory = workingDirectory ?? $"/workspace/{host.IsolatedWorkspace ?? project.DefaultWorkspaceId:D}";
+        var result = await containers.ExecAsync(host, command, directory, TimeSpan.FromSeconds(seconds), cancellationToken);
         audit.Write(new AuditEntry("container.exec", result.TimedOut ? "timed_out" : "ok", caller.TokenId, caller.Scope.ToString(), project.Id.ToString("D"),
             $"exit_code={result.ExitCode}"));
         if (result.TimedOut)

@@ -57,6 +57,11 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
         SessionService.RequirePromptSize("prompt", prompt, config.Server.MaxPromptBytes);
         SessionService.RequirePromptSize("message", message, config.Server.MaxPromptBytes);
 
+        if (caller.IsAgent && session_id is not null)
+        {
+            sessions.RequireSameIsolatedWorkspace(session_id, agentSession);
+        }
+
         // An agent's spawn makes a child of the calling session; nothing is pushed to an agent.
         var subscriber = caller.IsAgent ? null : new McpSessionSubscriber(server);
         var lent = CallerTools.Parse(caller_id, caller_tools, subscriber, config.Server.MaxCallerPayloadBytes);

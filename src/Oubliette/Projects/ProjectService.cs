@@ -69,7 +69,7 @@ public sealed partial class ProjectService(
             project = project with { Workspaces = [new WorkspaceMetadata(project.DefaultWorkspaceId, null, project.RemoteUrl, project.CreatedAt)] };
             try
             {
-                containers.PrepareFolders(project.Id);
+                containers.PrepareFolders(AgentHost.Default(project));
                 await PrepareWorkspaceAsync(project, project.DefaultWorkspaceId, remote, project.GithubCredential, cancellationToken);
                 await store.SaveAsync(project, cancellationToken);
                 await containers.EnsureRunningAsync(project, cancellationToken);
@@ -144,7 +144,7 @@ public sealed partial class ProjectService(
 
         await store.DeleteAsync(id, cancellationToken);
         audit.Write(new AuditEntry("project.delete", "ok", caller.TokenId, caller.Scope.ToString(), id.ToString("D"), $"name={project.Name}"));
-        return view with { Container = await containers.StatusAsync(id, cancellationToken) };
+        return view with { Container = await containers.StatusAsync(project, cancellationToken) };
     }
 
     public async Task<IReadOnlyList<WorkspaceMetadata>> ListWorkspacesAsync(Guid projectId, CancellationToken cancellationToken) =>
@@ -194,6 +194,14 @@ public sealed partial class ProjectService(
         }
 
         await store.SaveAsync(project with { Workspaces = [.. project.Workspaces.Where(candidate => candidate.Id != workspaceId)], UpdatedAt = time.GetUtcNow() }, cancellationToken);
+        if (project.WorkspaceIsolation)
+        {
+            // The workspace's own container and files go with it.
+            var host = AgentHost.For(project, workspaceId);
+            await containers.RemoveAsync(host, cancellationToken);
+            DeleteFolder(paths.HostDirectory(host));
+        }
+
         await WorkspaceFolders.DeleteAsync(paths.Workspace(projectId, workspaceId), cancellationToken);
         return workspace;
     }
@@ -237,7 +245,7 @@ public sealed partial class ProjectService(
         LimitsOf(project),
         project.DefaultWorkspaceId,
         project.Workspaces.Count,
-        await containers.StatusAsync(project.Id, cancellationToken),
+        await containers.StatusAsync(project, cancellationToken),
         activeSessions.Get(project.Id));
 
     /// <summary>

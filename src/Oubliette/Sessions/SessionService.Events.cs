@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Oubliette.Agents;
 using Oubliette.Agents.OpenCode;
+using Oubliette.Projects;
 
 namespace Oubliette.Sessions;
 
@@ -145,9 +146,9 @@ public sealed partial class SessionService
         }
     }
 
-    private void OnAgentLost(Guid projectId, string reason)
+    private void OnAgentLost(AgentHost host, string reason)
     {
-        foreach (var session in _sessions.Values.Where(candidate => candidate.Metadata.ProjectId == projectId && candidate.Metadata is { Ended: false, Status: SessionStatus.Running }))
+        foreach (var session in _sessions.Values.Where(candidate => Runs(host, candidate.Metadata) && candidate.Metadata is { Ended: false, Status: SessionStatus.Running }))
         {
             Emit(session, "error", message: $"the agent is gone: {reason}; the turn cannot finish");
             Finish(session, SessionStatus.Failed, $"the agent is gone: {reason}");
@@ -155,27 +156,31 @@ public sealed partial class SessionService
         }
     }
 
-    private void OnAgentConnected(Guid projectId) => _ = ReconcileAsync(projectId);
+    private void OnAgentConnected(AgentHost host) => _ = ReconcileAsync(host);
+
+    /// <summary>Whether the session's agent runs on this host (its project's shared container, or its isolated workspace's).</summary>
+    private static bool Runs(AgentHost host, SessionMetadata session) =>
+        session.ProjectId == host.Project.Id && host.Serves(session.WorkspaceId);
 
     /// <summary>
     /// After the event stream was (re)attached, a turn that ended inside the gap would wait forever for its idle event:
     /// ask the agent which sessions are still busy and finish the others' turns.
     /// </summary>
-    private async Task ReconcileAsync(Guid projectId)
+    private async Task ReconcileAsync(AgentHost host)
     {
         try
         {
             var running = _sessions.Values
-                .Where(session => session.Metadata is { Ended: false, Status: SessionStatus.Running } metadata && metadata.ProjectId == projectId && session.PromptDelivered)
+                .Where(session => session.Metadata is { Ended: false, Status: SessionStatus.Running } metadata && Runs(host, metadata) && session.PromptDelivered)
                 .ToList();
-            if (running.Count == 0 || _projects.TryGetCached(projectId) is not { } project)
+            if (running.Count == 0)
             {
                 return;
             }
 
             foreach (var group in running.GroupBy(session => session.Metadata.WorkspaceId))
             {
-                var busy = await _agents.BusySessionsAsync(project, WorkspacePath(group.Key), CancellationToken.None);
+                var busy = await _agents.BusySessionsAsync(host, WorkspacePath(group.Key), CancellationToken.None);
                 foreach (var session in group.Where(session => !busy.Contains(session.Metadata.AgentSessionId)))
                 {
                     LogReconciled(_logger, session.Metadata.SessionId);
@@ -185,7 +190,7 @@ public sealed partial class SessionService
         }
         catch (Exception exception) when (exception is Errors.OublietteException or HttpRequestException or IOException or JsonException)
         {
-            LogReconcileFailed(_logger, projectId, exception.Message);
+            LogReconcileFailed(_logger, host.Project.Id, exception.Message);
         }
     }
 
@@ -394,7 +399,7 @@ public sealed partial class SessionService
         {
             if (_projects.TryGetCached(session.Metadata.ProjectId) is { } project)
             {
-                await _agents.AbortAsync(project, session.Metadata.AgentSessionId, WorkspacePath(session.Metadata.WorkspaceId), CancellationToken.None);
+                await _agents.AbortAsync(AgentHost.For(project, session.Metadata.WorkspaceId), session.Metadata.AgentSessionId, WorkspacePath(session.Metadata.WorkspaceId), CancellationToken.None);
             }
         }
         catch (Exception exception) when (exception is Errors.OublietteException or HttpRequestException or IOException)

@@ -8,15 +8,16 @@ public sealed partial class SessionService
     /// task tool) run in agent sessions Oubliette never created; their calls name the parent in
     /// <c>x-parent-session-id</c> and are billed to it. Unknown ids, another project's sessions and ended sessions are refused.
     /// </summary>
-    public (string? AgentSessionId, string? Refusal) GatewaySession(Guid projectId, string? agentSessionId, string? parentAgentSessionId)
+    /// <remarks>With workspace_isolation the session must also run in the calling container (its workspace's host).</remarks>
+    public (string? AgentSessionId, string? Refusal) GatewaySession(Guid projectId, Guid hostKey, string? agentSessionId, string? parentAgentSessionId)
     {
         if (string.IsNullOrEmpty(agentSessionId))
         {
             return (null, "model calls through the gateway must carry x-session-id naming a live session of this container's project");
         }
 
-        var session = FindAgentSession(projectId, agentSessionId)
-            ?? (string.IsNullOrEmpty(parentAgentSessionId) ? null : FindAgentSession(projectId, parentAgentSessionId));
+        var session = FindAgentSession(projectId, hostKey, agentSessionId)
+            ?? (string.IsNullOrEmpty(parentAgentSessionId) ? null : FindAgentSession(projectId, hostKey, parentAgentSessionId));
         if (session is null)
         {
             return (null, $"x-session-id '{Shown(agentSessionId)}' is not a session of this container's project; model calls are served only for its live sessions");
@@ -39,9 +40,9 @@ public sealed partial class SessionService
     /// The gateway could not take a model call of this session (its conversation is over the request cap): the session
     /// is told why, its agent's turn is aborted, and it ends as failed instead of retrying forever.
     /// </summary>
-    public void FailFromGateway(Guid projectId, string? agentSessionId, string error)
+    public void FailFromGateway(Guid projectId, Guid hostKey, string? agentSessionId, string error)
     {
-        if (string.IsNullOrEmpty(agentSessionId) || FindAgentSession(projectId, agentSessionId) is not { } session || session.Metadata.Ended)
+        if (string.IsNullOrEmpty(agentSessionId) || FindAgentSession(projectId, hostKey, agentSessionId) is not { } session || session.Metadata.Ended)
         {
             return;
         }
@@ -52,8 +53,12 @@ public sealed partial class SessionService
         _ = PersistLoggedAsync(session);
     }
 
-    private LiveSession? FindAgentSession(Guid projectId, string agentSessionId) =>
-        _byAgentSession.TryGetValue((projectId, agentSessionId), out var session) ? session : null;
+    private LiveSession? FindAgentSession(Guid projectId, Guid hostKey, string agentSessionId) =>
+        _byAgentSession.TryGetValue((projectId, agentSessionId), out var session) && HostKeyOf(session.Metadata) == hostKey ? session : null;
+
+    /// <summary>The key of the container a session runs in (<see cref="Projects.AgentHost.Key"/>).</summary>
+    private Guid HostKeyOf(SessionMetadata session) =>
+        _projects.TryGetCached(session.ProjectId) is { WorkspaceIsolation: true } ? session.WorkspaceId : session.ProjectId;
 
     private static string Shown(string value) => value.Length > 80 ? value[..80] + "…" : value;
 }

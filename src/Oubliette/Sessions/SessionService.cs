@@ -72,6 +72,12 @@ public sealed partial class SessionService
             throw new ForbiddenException($"session {parent.Metadata.SessionId} belongs to another project; its children stay in project {parent.Metadata.ProjectId:D}");
         }
 
+        if (parent is not null && project.WorkspaceIsolation && request.WorkspaceId is { } asked && asked != parent.Metadata.WorkspaceId)
+        {
+            throw new ForbiddenException(
+                $"project {project.Id:D} isolates its workspaces: a child of session {parent.Metadata.SessionId} works in its parent's workspace {parent.Metadata.WorkspaceId:D} or a new one (create_workspace), not in workspace {asked:D}");
+        }
+
         // A child works where its parent does (so the parent sees its files), unless it asks for another workspace.
         var workspaceId = parent is not null && request.WorkspaceId is null && !request.CreateWorkspace
             ? parent.Metadata.WorkspaceId
@@ -110,9 +116,10 @@ public sealed partial class SessionService
                     $"project {project.Id:D} already has {active} active sessions (max_active_sessions_per_project={limit}); end one or wait for it to finish");
             }
 
-            await _agents.EnsureAgentAsync(project, cancellationToken);
+            var host = AgentHost.For(project, workspaceId);
+            await _agents.EnsureAgentAsync(host, cancellationToken);
             var directory = WorkspacePath(workspaceId);
-            var agentSessionId = await _agents.CreateSessionAsync(project, directory, cancellationToken);
+            var agentSessionId = await _agents.CreateSessionAsync(host, directory, cancellationToken);
             var now = _time.GetUtcNow();
             var id = NewSessionId(now);
             session = new LiveSession(
@@ -229,6 +236,21 @@ public sealed partial class SessionService
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// In a project with workspace_isolation an agent reaches only the sessions of its own workspace (their events carry
+    /// that workspace's files); elsewhere every session of its project.
+    /// </summary>
+    public void RequireSameIsolatedWorkspace(string targetSessionId, string? agentSessionId)
+    {
+        var target = Require(targetSessionId).Metadata;
+        var calling = Require(agentSessionId).Metadata;
+        if (target.WorkspaceId != calling.WorkspaceId && _projects.TryGetCached(target.ProjectId) is { WorkspaceIsolation: true })
+        {
+            throw new ForbiddenException(
+                $"session {target.SessionId} works in another workspace of project {target.ProjectId:D}, which isolates its workspaces; an agent reaches only the sessions of its own workspace");
+        }
     }
 
     /// <summary>The caller tools lent to a session, if any.</summary>
@@ -462,7 +484,7 @@ public sealed partial class SessionService
         if (!metadata.Ended && metadata.Status == SessionStatus.Running)
         {
             var project = await _projects.RequireAsync(metadata.ProjectId, cancellationToken);
-            await _agents.AbortAsync(project, metadata.AgentSessionId, WorkspacePath(metadata.WorkspaceId), cancellationToken);
+            await _agents.AbortAsync(AgentHost.For(project, metadata.WorkspaceId), metadata.AgentSessionId, WorkspacePath(metadata.WorkspaceId), cancellationToken);
         }
 
         Finish(session, SessionStatus.Completed, error: null);
@@ -497,13 +519,13 @@ public sealed partial class SessionService
         return removed;
     }
 
-    /// <summary>At start-up: loads every session; returns the projects with live sessions, whose agents to reattach.</summary>
-    public async Task<IReadOnlyList<ProjectMetadata>> RecoverAsync(CancellationToken cancellationToken)
+    /// <summary>At start-up: loads every session; returns the hosts (containers) with live sessions, whose agents to reattach.</summary>
+    public async Task<IReadOnlyList<AgentHost>> RecoverAsync(CancellationToken cancellationToken)
     {
-        var projects = new List<ProjectMetadata>();
+        var hosts = new List<AgentHost>();
         foreach (var project in await _projects.ListAllAsync(cancellationToken))
         {
-            var live = false;
+            var liveHosts = new Dictionary<Guid, AgentHost>();
             foreach (var metadata in await _store.LoadAllAsync(project.Id, cancellationToken))
             {
                 var restored = metadata with { ReservedEventIndex = metadata.ReservedEventIndex + IndexReservation };
@@ -513,30 +535,35 @@ public sealed partial class SessionService
                 };
                 _sessions[metadata.SessionId] = session;
                 _byAgentSession[(project.Id, metadata.AgentSessionId)] = session;
-                live |= !metadata.Ended;
+                if (!metadata.Ended)
+                {
+                    var host = AgentHost.For(project, metadata.WorkspaceId);
+                    liveHosts[host.Key] = host;
+                }
+
                 await PersistLoggedAsync(session);
             }
 
             UpdateActiveGauge(project.Id);
-            if (live)
+            foreach (var host in liveHosts.Values)
             {
-                projects.Add(project);
+                hosts.Add(host);
             }
         }
 
-        return projects;
+        return hosts;
     }
 
-    /// <summary>Reattaches to a project's agent so that its live sessions' events flow again (start-up, in the background).</summary>
-    public async Task ReattachAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    /// <summary>Reattaches to a host's agent so that its live sessions' events flow again (start-up, in the background).</summary>
+    public async Task ReattachAgentAsync(AgentHost host, CancellationToken cancellationToken)
     {
         try
         {
-            await _agents.EnsureAgentAsync(project, cancellationToken);
+            await _agents.EnsureAgentAsync(host, cancellationToken);
         }
         catch (Exception exception) when (exception is OublietteException or HttpRequestException or IOException)
         {
-            LogRecoveryFailed(_logger, project.Id, exception);
+            LogRecoveryFailed(_logger, host.Project.Id, exception);
             throw;
         }
     }
@@ -582,8 +609,9 @@ public sealed partial class SessionService
             Emit(session, "status", status: SessionStatus.Running);
             var metadataNow = session.Metadata;
             var model = metadataNow.Model.Split('/', 2);
-            await _agents.EnsureAgentAsync(project, cancellationToken);
-            await _agents.PromptAsync(project, metadataNow.AgentSessionId, WorkspacePath(metadataNow.WorkspaceId), prompt, new AgentModel(model[0], model[1]),
+            var host = AgentHost.For(project, metadataNow.WorkspaceId);
+            await _agents.EnsureAgentAsync(host, cancellationToken);
+            await _agents.PromptAsync(host, metadataNow.AgentSessionId, WorkspacePath(metadataNow.WorkspaceId), prompt, new AgentModel(model[0], model[1]),
                 PromptOptions.From(metadataNow.Autonomy, metadataNow.Reasoning), cancellationToken);
             session.PromptDelivered = true;
         }

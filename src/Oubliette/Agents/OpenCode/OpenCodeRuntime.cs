@@ -84,28 +84,28 @@ public sealed partial class OpenCodeRuntime(
     internal static string AgentRelay(string socketPath, int port) =>
         $"socat -b 65536 UNIX-LISTEN:{socketPath},mode=600,fork TCP:127.0.0.1:{port}";
 
-    public async Task EnsureAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    public async Task EnsureAgentAsync(AgentHost host, CancellationToken cancellationToken)
     {
         // A live reader is proof enough: it ends (and reports the loss) as soon as the agent's stream does.
-        if (_connections.TryGetValue(project.Id, out var current) && !current.Reader.IsCompleted)
+        if (_connections.TryGetValue(host.Key, out var current) && !current.Reader.IsCompleted)
         {
             return;
         }
 
-        using var _ = await _locks.AcquireAsync(project.Id, cancellationToken);
-        if (_connections.TryGetValue(project.Id, out var existing) && !existing.Reader.IsCompleted)
+        using var _ = await _locks.AcquireAsync(host.Key, cancellationToken);
+        if (_connections.TryGetValue(host.Key, out var existing) && !existing.Reader.IsCompleted)
         {
             return;
         }
 
-        await containers.EnsureRunningAsync(project, cancellationToken);
-        var http = UnixSocketHttp.Create(paths.AgentSocket(project.Id));
+        await containers.EnsureRunningAsync(host, cancellationToken);
+        var http = UnixSocketHttp.Create(paths.AgentSocket(host));
         try
         {
             if (!await IsHealthyAsync(http, cancellationToken))
             {
-                await StartAgentAsync(project, cancellationToken);
-                await WaitHealthyAsync(project, http, cancellationToken);
+                await StartAgentAsync(host, cancellationToken);
+                await WaitHealthyAsync(host, http, cancellationToken);
             }
         }
         catch
@@ -114,27 +114,27 @@ public sealed partial class OpenCodeRuntime(
             throw;
         }
 
-        var connection = new AgentConnection(http, UnixSocketHttp.CreateForBlockingReads(paths.AgentSocket(project.Id)));
-        connection.Reader = Task.Run(() => ReadEventsAsync(project.Id, connection, _stopping.Token), CancellationToken.None);
-        if (_connections.TryGetValue(project.Id, out var previous))
+        var connection = new AgentConnection(http, UnixSocketHttp.CreateForBlockingReads(paths.AgentSocket(host))) { Host = host };
+        connection.Reader = Task.Run(() => ReadEventsAsync(host, connection, _stopping.Token), CancellationToken.None);
+        if (_connections.TryGetValue(host.Key, out var previous))
         {
             await previous.DisposeAsync();
         }
 
-        _connections[project.Id] = connection;
+        _connections[host.Key] = connection;
         await connection.Connected.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
     }
 
-    public async Task<string> CreateSessionAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken)
+    public async Task<string> CreateSessionAsync(AgentHost host, string directory, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(project, "create a session",
+        using var response = await SendAsync(host, "create a session",
             (http, token) => http.PostAsJsonAsync($"session?directory={Uri.EscapeDataString(directory)}", new JsonObject(), token), cancellationToken);
         await EnsureSuccessAsync(response, "create a session", cancellationToken);
         var created = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
         return created.GetProperty("id").GetString() ?? throw new ExternalFailureException("OpenCode created a session without an id");
     }
 
-    public async Task PromptAsync(ProjectMetadata project, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken)
+    public async Task PromptAsync(AgentHost host, string agentSessionId, string directory, string text, AgentModel model, PromptOptions options, CancellationToken cancellationToken)
     {
         var body = new JsonObject
         {
@@ -151,17 +151,17 @@ public sealed partial class OpenCodeRuntime(
             body["tools"] = new JsonObject([.. tools.Select(pair => KeyValuePair.Create(pair.Key, (JsonNode?)JsonValue.Create(pair.Value)))]);
         }
 
-        using var response = await SendAsync(project, "send the prompt", (http, token) => http.PostAsJsonAsync(
+        using var response = await SendAsync(host, "send the prompt", (http, token) => http.PostAsJsonAsync(
             $"session/{Uri.EscapeDataString(agentSessionId)}/prompt_async?directory={Uri.EscapeDataString(directory)}", body, token), cancellationToken);
         await EnsureSuccessAsync(response, "send the prompt", cancellationToken);
     }
 
-    public async Task DisconnectAsync(Guid projectId, string reason)
+    public async Task DisconnectAsync(AgentHost host, string reason)
     {
-        if (_connections.TryRemove(projectId, out var connection))
+        if (_connections.TryRemove(host.Key, out var connection))
         {
             await connection.DisposeAsync();
-            hub.PublishLost(projectId, reason);
+            hub.PublishLost(host, reason);
         }
     }
 
@@ -170,36 +170,36 @@ public sealed partial class OpenCodeRuntime(
     /// that has not noticed yet) is dropped and made again once: nothing was sent on it. A request that hangs because the
     /// container is paused says so.
     /// </summary>
-    private async Task<HttpResponseMessage> SendAsync(ProjectMetadata project, string what,
+    private async Task<HttpResponseMessage> SendAsync(AgentHost host, string what,
         Func<HttpClient, CancellationToken, Task<HttpResponseMessage>> send, CancellationToken cancellationToken)
     {
         try
         {
-            return await SendBoundedAsync(project, what, send, cancellationToken);
+            return await SendBoundedAsync(host, what, send, cancellationToken);
         }
         catch (HttpRequestException exception) when (exception.HttpRequestError == HttpRequestError.ConnectionError)
         {
-            if (_connections.TryGetValue(project.Id, out var stale))
+            if (_connections.TryGetValue(host.Key, out var stale))
             {
-                _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(project.Id, stale));
+                _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(host.Key, stale));
                 await stale.DisposeAsync();
             }
 
-            await EnsureAgentAsync(project, cancellationToken);
-            return await SendBoundedAsync(project, what, send, cancellationToken);
+            await EnsureAgentAsync(host, cancellationToken);
+            return await SendBoundedAsync(host, what, send, cancellationToken);
         }
     }
 
-    private async Task<HttpResponseMessage> SendBoundedAsync(ProjectMetadata project, string what,
+    private async Task<HttpResponseMessage> SendBoundedAsync(AgentHost host, string what,
         Func<HttpClient, CancellationToken, Task<HttpResponseMessage>> send, CancellationToken cancellationToken)
     {
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bound.CancelAfter(CallTimeout);
-        var call = send(Connection(project.Id), bound.Token);
+        var call = send(Connection(host), bound.Token);
         try
         {
             if (await Task.WhenAny(call, Task.Delay(SlowCallCheck, bound.Token)) != call
-                && await containers.StatusAsync(project.Id, bound.Token) is { State: "paused" } status)
+                && await containers.StatusAsync(host, bound.Token) is { State: "paused" } status)
             {
                 throw new ConflictException(ProjectContainers.PausedMessage(status.Name));
             }
@@ -208,7 +208,7 @@ public sealed partial class OpenCodeRuntime(
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ExternalFailureException($"the agent of project {project.Id:D} did not answer within {CallTimeout.TotalSeconds:0} s (trying to {what})");
+            throw new ExternalFailureException($"the agent in container {ProjectContainers.NameOf(host)} did not answer within {CallTimeout.TotalSeconds:0} s (trying to {what})");
         }
         finally
         {
@@ -218,9 +218,9 @@ public sealed partial class OpenCodeRuntime(
         }
     }
 
-    public async Task<IReadOnlySet<string>> BusySessionsAsync(ProjectMetadata project, string directory, CancellationToken cancellationToken)
+    public async Task<IReadOnlySet<string>> BusySessionsAsync(AgentHost host, string directory, CancellationToken cancellationToken)
     {
-        using var response = await Connection(project.Id).GetAsync($"session/status?directory={Uri.EscapeDataString(directory)}", cancellationToken);
+        using var response = await Connection(host).GetAsync($"session/status?directory={Uri.EscapeDataString(directory)}", cancellationToken);
         await EnsureSuccessAsync(response, "report session status", cancellationToken);
         var statuses = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
         return statuses.ValueKind == JsonValueKind.Object
@@ -231,9 +231,9 @@ public sealed partial class OpenCodeRuntime(
             : new HashSet<string>(StringComparer.Ordinal);
     }
 
-    public async Task AbortAsync(ProjectMetadata project, string agentSessionId, string directory, CancellationToken cancellationToken)
+    public async Task AbortAsync(AgentHost host, string agentSessionId, string directory, CancellationToken cancellationToken)
     {
-        if (!_connections.TryGetValue(project.Id, out var connection))
+        if (!_connections.TryGetValue(host.Key, out var connection))
         {
             return;
         }
@@ -245,16 +245,20 @@ public sealed partial class OpenCodeRuntime(
 
     public async Task CloseAsync(Guid projectId, CancellationToken cancellationToken)
     {
-        using (await _locks.AcquireAsync(projectId, cancellationToken))
+        // Every container of the project: the shared one and those of isolated workspaces.
+        foreach (var (key, connection) in _connections.Where(pair => pair.Value.Host.Project.Id == projectId).ToList())
         {
-            if (_connections.TryRemove(projectId, out var connection))
+            using (await _locks.AcquireAsync(key, cancellationToken))
             {
-                await connection.DisposeAsync();
+                if (_connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(key, connection)))
+                {
+                    await connection.DisposeAsync();
+                }
             }
-        }
 
-        // Closing ends the reader before it can report the loss itself: running sessions hear it from here.
-        hub.PublishLost(projectId, $"project {projectId:D} was deleted");
+            // Closing ends the reader before it can report the loss itself: running sessions hear it from here.
+            hub.PublishLost(connection.Host, $"project {projectId:D} was deleted");
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -268,21 +272,22 @@ public sealed partial class OpenCodeRuntime(
         _stopping.Dispose();
     }
 
-    private HttpClient Connection(Guid projectId) =>
-        _connections.TryGetValue(projectId, out var connection)
+    private HttpClient Connection(AgentHost host) =>
+        _connections.TryGetValue(host.Key, out var connection)
             ? connection.Http
-            : throw new ExternalFailureException($"the agent of project {projectId:D} is not connected");
+            : throw new ExternalFailureException($"the agent in container {ProjectContainers.NameOf(host)} is not connected");
 
-    private async Task StartAgentAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    private async Task StartAgentAsync(AgentHost host, CancellationToken cancellationToken)
     {
         // Written only into the root-owned folder the container mounts read-only; nothing in the agent's run folder is
         // written, chowned or followed (the agent can plant links there).
-        var config = paths.AgentConfigDirectory(project.Id);
+        var project = host.Project;
+        var config = paths.AgentConfigDirectory(host);
         UnixFiles.EnsureRootFolder(config);
-        var secret = await credentials.IssueAsync(project.Id, cancellationToken);
+        var secret = await credentials.IssueAsync(host, cancellationToken);
         await UnixFiles.WriteInRootFolderAsync(config, "opencode.json", configWriter.Write(project, secret), ProjectContainers.AgentUid, ConfigMode, cancellationToken);
         await UnixFiles.WriteInRootFolderAsync(config, "start-agent.sh", StartScript, 0, ScriptMode, cancellationToken);
-        var container = ProjectContainers.NameOf(project.Id);
+        var container = ProjectContainers.NameOf(host);
         await runtime.ExecDetachedAsync(container, ["sh", "-c", RelayScript], RelayUser, [], cancellationToken);
         await runtime.ExecDetachedAsync(
             container,
@@ -294,10 +299,10 @@ public sealed partial class OpenCodeRuntime(
                 .. OfflineEnvironment,
             ],
             cancellationToken);
-        LogStarting(logger, project.Id);
+        LogStarting(logger, ProjectContainers.NameOf(host));
     }
 
-    private static async Task WaitHealthyAsync(ProjectMetadata project, HttpClient http, CancellationToken cancellationToken)
+    private async Task WaitHealthyAsync(AgentHost host, HttpClient http, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(StartTimeout);
@@ -312,7 +317,7 @@ public sealed partial class OpenCodeRuntime(
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ExternalFailureException(
-                $"the agent of project {project.Id:D} did not answer within {StartTimeout.TotalSeconds:0} s (see data/projects/{project.Id:D}/run/agent.log)");
+                $"the agent in container {ProjectContainers.NameOf(host)} did not answer within {StartTimeout.TotalSeconds:0} s (see {Path.GetRelativePath(paths.Root, paths.RunDirectory(host))}/agent.log under data/projects)");
         }
     }
 
@@ -339,7 +344,7 @@ public sealed partial class OpenCodeRuntime(
         }
     }
 
-    private async Task ReadEventsAsync(Guid projectId, AgentConnection connection, CancellationToken stopping)
+    private async Task ReadEventsAsync(AgentHost host, AgentConnection connection, CancellationToken stopping)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, connection.Closing.Token);
         var token = linked.Token;
@@ -348,7 +353,7 @@ public sealed partial class OpenCodeRuntime(
         {
             try
             {
-                await ReadOnOwnThreadAsync(() => ReadEventStream(projectId, connection, mapper, token), $"agent events {projectId:N}");
+                await ReadOnOwnThreadAsync(() => ReadEventStream(host, connection, mapper, token), $"agent events {host.Key:N}");
             }
             catch (Exception) when (token.IsCancellationRequested)
             {
@@ -357,16 +362,16 @@ public sealed partial class OpenCodeRuntime(
             }
             catch (Exception exception) when (exception is HttpRequestException or IOException or JsonException)
             {
-                LogStreamDropped(logger, projectId, exception.Message);
+                LogStreamDropped(logger, ProjectContainers.NameOf(host), exception.Message);
             }
 
             // The stream ended: reconnect if the agent is still there, else tell the sessions it is gone.
             try
             {
-                if (await LostBecauseAsync(projectId, connection.Http, token) is { } reason)
+                if (await LostBecauseAsync(host, connection.Http, token) is { } reason)
                 {
-                    _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(projectId, connection));
-                    hub.PublishLost(projectId, reason);
+                    _connections.TryRemove(new KeyValuePair<Guid, AgentConnection>(host.Key, connection));
+                    hub.PublishLost(host, reason);
                     return;
                 }
 
@@ -381,7 +386,7 @@ public sealed partial class OpenCodeRuntime(
     }
 
     /// <summary>Reads the agent's event stream until it ends, dispatching every event as it comes (blocking; see the caller).</summary>
-    private void ReadEventStream(Guid projectId, AgentConnection connection, OpenCodeEventMapper mapper, CancellationToken token)
+    private void ReadEventStream(AgentHost host, AgentConnection connection, OpenCodeEventMapper mapper, CancellationToken token)
     {
         // The global stream carries every instance (one per session directory); /event only the server's own.
         using var request = new HttpRequestMessage(HttpMethod.Get, "global/event");
@@ -389,7 +394,7 @@ public sealed partial class OpenCodeRuntime(
         response.EnsureSuccessStatusCode();
         using var stopReading = token.Register(response.Dispose);
         using var stream = response.Content.ReadAsStream(token);
-        ServerSentEventReader.ReadData(stream, data => Dispatch(projectId, connection, mapper, data));
+        ServerSentEventReader.ReadData(stream, data => Dispatch(host, connection, mapper, data));
     }
 
     /// <summary>
@@ -419,8 +424,9 @@ public sealed partial class OpenCodeRuntime(
         return done.Task;
     }
 
-    private void Dispatch(Guid projectId, AgentConnection connection, OpenCodeEventMapper mapper, ReadOnlySequence<byte> data)
+    private void Dispatch(AgentHost host, AgentConnection connection, OpenCodeEventMapper mapper, ReadOnlySequence<byte> data)
     {
+        var projectId = host.Project.Id;
         if (OpenCodeDeltaReader.TryRead(data, out var delta, config.Server.MaxEventBytes))
         {
             if (delta is not null)
@@ -436,7 +442,7 @@ public sealed partial class OpenCodeRuntime(
         if (payload.TryGetProperty("type", out var type) && type.ValueEquals("server.connected"u8))
         {
             connection.Connected.TrySetResult();
-            hub.PublishConnected(projectId);
+            hub.PublishConnected(host);
             return;
         }
 
@@ -450,9 +456,9 @@ public sealed partial class OpenCodeRuntime(
     /// Why the agent is gone, or null when it still answers. A dropped stream often takes pooled connections with it,
     /// so the agent gets a few probes (each on a fresh try) before its sessions are failed; a stopped container fails at once.
     /// </summary>
-    private async Task<string?> LostBecauseAsync(Guid projectId, HttpClient http, CancellationToken cancellationToken)
+    private async Task<string?> LostBecauseAsync(AgentHost host, HttpClient http, CancellationToken cancellationToken)
     {
-        var status = await containers.StatusAsync(projectId, cancellationToken);
+        var status = await containers.StatusAsync(host, cancellationToken);
         if (!status.Running)
         {
             return $"container {status.Name} is {status.State}";
@@ -489,14 +495,17 @@ public sealed partial class OpenCodeRuntime(
         throw new ExternalFailureException($"OpenCode could not {what}: HTTP {(int)response.StatusCode} {(response.StatusCode == HttpStatusCode.NotFound ? "(not found)" : "")} {body[..Math.Min(body.Length, 500)]}");
     }
 
-    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "starting the agent in the container of project {ProjectId}")]
-    private static partial void LogStarting(ILogger logger, Guid projectId);
+    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "starting the agent in container {Container}")]
+    private static partial void LogStarting(ILogger logger, string container);
 
-    [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "event stream of project {ProjectId} dropped: {Reason}")]
-    private static partial void LogStreamDropped(ILogger logger, Guid projectId, string reason);
+    [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "event stream of container {Container} dropped: {Reason}")]
+    private static partial void LogStreamDropped(ILogger logger, string container, string reason);
 
     private sealed class AgentConnection(HttpClient http, HttpClient eventHttp) : IAsyncDisposable
     {
+        /// <summary>The container this connection reaches.</summary>
+        public required AgentHost Host { get; init; }
+
         public HttpClient Http { get; } = http;
 
         /// <summary>The event stream's own client: its connection is read by a blocking thread.</summary>
