@@ -171,8 +171,9 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
         return [.. found.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal)];
     }
 
+    /// <summary>The text of the session's last completion.</summary>
     private static string Completion(List<JsonElement> events) =>
-        events.Single(item => item.GetProperty("type").GetString() == "completion").GetProperty("text").GetString()!;
+        events.Last(item => item.GetProperty("type").GetString() == "completion").GetProperty("text").GetString()!;
 
     /// <summary>Owner, mode, type, inode and content of each path (links not followed).</summary>
     private static string Snapshot(params string[] paths) => string.Join('\n', paths.Select(path =>
