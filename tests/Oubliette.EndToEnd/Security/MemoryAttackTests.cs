@@ -99,7 +99,7 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
         Assert.Empty(server.Model.Requests);
     }
 
-    [Fact(Skip = "needs the gateway 413 change; lead enables after merge")]
+    [Fact]
     public async Task A_conversation_grown_past_the_gateway_request_cap_fails_the_session_with_a_clear_error_and_no_retry_loop()
     {
         await using var server = await ServerProcess.StartAsync(docker, LargePromptsAllowed);
