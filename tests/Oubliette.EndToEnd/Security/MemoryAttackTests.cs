@@ -17,7 +17,7 @@ namespace Oubliette.EndToEnd.Security;
 /// Measured with this test on the 2-core test machine (VmRSS in MiB; other test runs shared the machine). Before the
 /// caps (prompt limit not configurable, the prompt echoed as an event, rings bounded by count only): idle 140, peak 2866,
 /// end 2625, and one events answer was 3.5 MB. With them, four runs: idle 131-136, peak 366-602, end 326-561, the
-/// largest events answer under 1 KB. After a forced full GC the live managed heap was about 80 MiB (most of it 4 and 16 MB
+/// largest events answer under 1 KB; adding System.GC.ConserveMemory=5 (now set), three runs: peak 289-346, end 270-332. After a forced full GC the live managed heap was about 80 MiB (most of it 4 and 16 MB
 /// arrays kept by the shared array pool) while the RSS stayed near 360 MiB: the rest is heap the GC freed but keeps
 /// committed, not live data. The bounds below leave about twice the measured peak and end.
 /// </remarks>
