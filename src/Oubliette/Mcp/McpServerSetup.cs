@@ -67,7 +67,7 @@ public static partial class McpServerSetup
                     {
                         return ToolError($"invalid arguments for '{context.Params?.Name}': {exception.Message}");
                     }
-                    catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    catch (Exception exception) when (exception is not ModelContextProtocol.McpException && (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
                     {
                         // Unexpected: the operator gets the whole exception in the log, the client what failed in plain words.
                         var what = Describe(context.Params?.Name, context.Params?.Arguments);
