@@ -143,12 +143,16 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
         try
         {
             using var stream = await _client.Exec.StartAndAttachContainerExecAsync(created.ID, tty: false, deadline.Token);
+            // The attached stream does not always notice a cancelled read: closing it ends the read at once.
+            using var endRead = deadline.Token.Register(stream.Dispose);
             output = await ReadCappedAsync(stream, deadline.Token);
         }
-        catch (OperationCanceledException)
+        catch (Exception exception) when (cancellationToken.IsCancellationRequested)
         {
+            // The caller left; the exec's process would go on until its own timeout. Killed once the stream is closed
+            // (not from the cancellation callback: the client must not start a call while it tears the stream down).
             await KillExecAsync(nameOrId, request.User, pidFile);
-            throw;
+            throw exception as OperationCanceledException ?? new OperationCanceledException(cancellationToken);
         }
 
         var inspected = await CallAsync("inspect an exec", token => _client.Exec.InspectContainerExecAsync(created.ID, token), cancellationToken);
@@ -180,6 +184,7 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
             {
                 Cmd = ["sh", "-c", "pid=$(cat \"$0\" 2>/dev/null) && kill -KILL -\"$pid\" 2>/dev/null; rm -f \"$0\"", pidFile],
                 User = user,
+                WorkingDir = "/",
                 Detach = true,
             }, bound.Token);
             await _client.Exec.StartContainerExecAsync(kill.ID, bound.Token);
