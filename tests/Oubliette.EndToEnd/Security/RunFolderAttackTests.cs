@@ -167,7 +167,12 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
     private async Task<IReadOnlyList<string>> RelayPidsAsync(Guid project)
     {
         var found = await docker.Runtime.ExecAsync(ProjectContainers.NameOf(project),
-            new ExecRequest("pgrep -U 0 -f 'UNIX-LISTE[N]:/run/agent-socket/agent.sock'", "root", "/", ExecTimeout), CancellationToken.None);
+            // The long-lived ones only: socat forks a child per connection, which comes and goes with it.
+            new ExecRequest(
+                "for p in $(pgrep -U 0 -f 'UNIX-LISTE[N]:/run/agent-socket/agent.sock'); do "
+                + "parent=$(cut -d' ' -f4 /proc/$p/stat 2>/dev/null) || continue; "
+                + "[ \"$(cat /proc/$parent/comm 2>/dev/null)\" = socat ] || echo $p; done",
+                "root", "/", ExecTimeout), CancellationToken.None);
         return [.. found.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal)];
     }
 
