@@ -282,7 +282,7 @@ public sealed class SessionTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.Contains("killed", dropped.Stdout, StringComparison.Ordinal);
         Assert.Equal("idle", waited.GetProperty("status").GetString());
         Assert.Contains(events, item => item.GetProperty("type").GetString() == "completion");
-        Assert.Contains("event stream of project", serverLog, StringComparison.Ordinal);
+        Assert.Contains("event stream of container", serverLog, StringComparison.Ordinal);
         var follow = await _fixture.Admin.CallAsync("session", new { action = "message", session_id = sessionId, message = "still there?" });
         Assert.False(follow.IsError, follow.Text);
         await _fixture.WaitAsync(sessionId);

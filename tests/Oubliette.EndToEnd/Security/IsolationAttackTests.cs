@@ -30,21 +30,20 @@ public sealed class IsolationAttackTests(DockerEnvironment docker) : IAsyncLifet
         var w2Host = Path.Combine(_fixture.Server.ProjectDirectory(projectId), "workspaces", w2.ToString("D"));
         await File.WriteAllTextAsync(Path.Combine(w2Host, "secret.txt"), "w2-secret");
 
-        // The agent of W1, prompt-injected, tries to read and write W2 with its shell.
-        _fixture.Model.Conversation("ISOLATION-W1",
-            ScriptStep.CallTool("bash", new
-            {
-                command = $"ls /workspace; cat /workspace/{w2:D}/secret.txt; mkdir -p /workspace/{w2:D} && echo planted > /workspace/{w2:D}/planted.txt; echo done",
-                description = "reach the other workspace",
-            }),
-            ScriptStep.Reply("tried"));
+        // A session in W1 starts W1's container and agent.
+        _fixture.Model.Conversation("ISOLATION-W1", ScriptStep.Reply("w1 works"));
         var spawned = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = projectId.ToString("D"), workspace_id = w1.ToString("D"), prompt = "ISOLATION-W1 go" });
         Assert.False(spawned.IsError, spawned.Text);
-        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
-        await _fixture.WaitAsync(sessionId);
+        await _fixture.WaitAsync(spawned.Json.GetProperty("session_id").GetString()!);
 
-        var events = await _fixture.EventsAsync(sessionId);
-        var output = string.Join('\n', events.Where(item => item.GetProperty("type").GetString() == "tool_result").Select(item => item.GetProperty("output").GetString()));
+        // The agent of W1, prompt-injected, tries to read and write W2 with its shell (as the agent user, in its container).
+        // (Through OpenCode's bash tool a path outside the session's workspace is an "ask" today, which nobody answers.)
+        var w1Name = $"oubliette-{projectId:D}-{w1:N}";
+        var attack = await docker.Runtime.ExecAsync(w1Name, new ExecRequest(
+            $"ls /workspace; cat /workspace/{w2:D}/secret.txt; mkdir -p /workspace/{w2:D} && echo planted > /workspace/{w2:D}/planted.txt; "
+            + "cat /proc/mounts | grep -c ' /workspace' ; echo done",
+            "gogol", "/", TimeSpan.FromSeconds(20)), CancellationToken.None);
+        var output = attack.Stdout + attack.Stderr;
         Assert.Contains("done", output, StringComparison.Ordinal);
         Assert.DoesNotContain("w2-secret", output, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(w2Host, "planted.txt")), "the agent of W1 wrote into W2 on the host");
