@@ -39,6 +39,8 @@ public sealed class IsolationAttackTests(DockerEnvironment docker) : IAsyncLifet
         // The agent of W1, prompt-injected, tries to read and write W2 with its shell (as the agent user, in its container).
         // (Through OpenCode's bash tool a path outside the session's workspace is an "ask" today, which nobody answers.)
         var w1Name = $"oubliette-{projectId:D}-{w1:N}";
+        var listed = await docker.Runtime.ExecAsync(w1Name, new ExecRequest("ls /workspace", "gogol", "/", TimeSpan.FromSeconds(10)), CancellationToken.None);
+        Assert.Equal(w1.ToString("D"), listed.Stdout.Trim());
         var attack = await docker.Runtime.ExecAsync(w1Name, new ExecRequest(
             $"ls /workspace; cat /workspace/{w2:D}/secret.txt; mkdir -p /workspace/{w2:D} && echo planted > /workspace/{w2:D}/planted.txt; "
             + "cat /proc/mounts | grep -c ' /workspace' ; echo done",
@@ -60,8 +62,6 @@ public sealed class IsolationAttackTests(DockerEnvironment docker) : IAsyncLifet
         var workspaceMounts = w1Container.Mounts.Where(mount => mount.ContainerPath.StartsWith("/workspace", StringComparison.Ordinal)).ToList();
         Assert.Equal($"/workspace/{w1:D}", Assert.Single(workspaceMounts).ContainerPath);
 
-        var listed = await docker.Runtime.ExecAsync(w1Container.Id, new ExecRequest("ls /workspace", "gogol", "/", TimeSpan.FromSeconds(10)), CancellationToken.None);
-        Assert.DoesNotContain(w2.ToString("D"), listed.Stdout, StringComparison.Ordinal);
 
         _fixture.Model.Conversation("ISOLATION-W2", ScriptStep.Reply("w2 works"));
         var inW2 = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = projectId.ToString("D"), workspace_id = w2.ToString("D"), prompt = "ISOLATION-W2 go" });
