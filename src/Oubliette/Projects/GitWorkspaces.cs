@@ -147,7 +147,7 @@ public sealed class GitWorkspaces(OublietteConfig config)
 
             foreach (var argument in (string[])[
                 "--mount", "--propagation", "private", "--",
-                "sh", "-c", "mount --bind -- \"$1\" \"$2\" && shift 2 && exec \"$@\"", "oubliette-git", destination, mountPoint,
+                "sh", "-c", "mount --bind -- \"$1\" \"$2\" && shift 2 && exec \"$@\"", "git-sandbox", destination, mountPoint,
                 "setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--",
                 "git"])
             {
