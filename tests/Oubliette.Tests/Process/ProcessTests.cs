@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -196,7 +197,14 @@ public sealed class ProcessTests : IDisposable
         }
 
         var workers = Enumerable.Range(0, 4).Select(CreateTokensAsync).ToArray();
-        await Task.Delay(1500);
+        // Under load, not before: wait until writes are being acknowledged (a loaded machine starts slower), then a bit more.
+        var loaded = Stopwatch.StartNew();
+        while (acknowledged.IsEmpty && loaded.Elapsed < TimeSpan.FromSeconds(30) && workers.Any(worker => !worker.IsCompleted))
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(500);
         Signal(server.Id, "TERM");
         await server.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await stop.CancelAsync();
