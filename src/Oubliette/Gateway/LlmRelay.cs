@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Oubliette.Agents;
@@ -188,25 +187,8 @@ public sealed partial class LlmRelay(
     private static string? Header(HttpContext context, string name) =>
         context.Request.Headers[name].ToString() is { Length: > 0 } value ? value : null;
 
-    private async Task RefuseAsync(HttpContext context, Guid? projectId, int status, string message)
-    {
-        if (status < StatusCodes.Status500InternalServerError)
-        {
-            audit.Write(new AuditEntry("gateway.llm", "denied", projectId is { } id ? $"agent:{id:D}" : null, projectId is { } scope ? $"project:{scope:D}" : null,
-                $"{context.Request.Method} {context.Request.Path}", $"{status}: {message}"));
-        }
-
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        // Relaxed escaping: the message is read by people and agents ("container's", not "container\u0027s").
-        await using var writer = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        writer.WriteStartObject();
-        writer.WriteStartObject("error");
-        writer.WriteString("type", "oubliette_gateway");
-        writer.WriteString("message", message);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
-    }
+    private Task RefuseAsync(HttpContext context, Guid? projectId, int status, string message) =>
+        GatewayRefusal.WriteAsync(context, audit, "gateway.llm", projectId, status, message);
 
     [LoggerMessage(EventId = 50, Level = LogLevel.Warning, Message = "model provider {Provider} could not be reached: {Reason}")]
     private static partial void LogUpstreamFailed(ILogger logger, string provider, string reason);
