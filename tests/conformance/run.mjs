@@ -10,6 +10,11 @@ import * as tools from './checks/tools.mjs';
 import * as transport from './checks/transport.mjs';
 import * as clients from './checks/clients.mjs';
 
+if (Number(process.versions.node.split('.')[0]) < 20) {
+  console.log(`FAIL  the conformance suite needs Node.js 20 or later; this is ${process.version}`);
+  process.exit(1);
+}
+
 const env = environment();
 const started = Date.now();
 const want = group => !env.only || env.only.includes(group);

@@ -258,8 +258,14 @@ export async function sessions(env, { admin, project, projectRo }) {
   await valid(project, 'session', { action: 'wait', session_id: sessionId, until: 'idle', timeout_seconds: 90 }, data => {
     expect(has(data, 'reached', 'boolean') === true, `the session did not reach idle: ${brief(data)}`);
   }, { timeout: 120_000 });
-  await valid(projectRo, 'session', { action: 'get', session_id: sessionId }, data => {
+  const got = await valid(projectRo, 'session', { action: 'get', session_id: sessionId });
+  await fields('session', 'get', got, data => {
     has(data, 'session.status', 'string');
+    expect(has(data, 'session.root_session_id', 'string') === sessionId, `root_session_id of a root session is ${data.session.root_session_id}`);
+    expect(has(data, 'session.depth', 'number') === 0, `depth of a root session is ${data.session.depth}`);
+    has(data, 'session.children', 'array');
+    const parent = data.session.parent_session_id;
+    expect(parent === undefined || parent === null, `a root session has parent_session_id ${parent}`);
   });
   const events = await valid(projectRo, 'session', { action: 'events', session_id: sessionId, since_index: -1 });
   await fields('session', 'events', events, data => {
