@@ -47,9 +47,22 @@ public sealed class ConformanceTests(DockerEnvironment docker, ITestOutputHelper
 
         var (exitCode, lines) = await RunSuiteAsync(suite, environment);
 
-        var failures = lines.Where(line => line.StartsWith("FAIL", StringComparison.Ordinal) || line.StartsWith("  FAILED", StringComparison.Ordinal)).ToList();
         Assert.True(exitCode == 0,
-            $"the conformance suite failed (exit {exitCode}):\n{string.Join('\n', failures)}\n--- server log\n{server.LogTail()}");
+            $"the conformance suite failed (exit {exitCode}):\n{string.Join('\n', Failures(lines))}\n--- server log\n{server.LogTail()}");
+    }
+
+    /// <summary>Each failed check's line with the lines that explain it (indented under it), then the summary.</summary>
+    private static IEnumerable<string> Failures(List<string> lines)
+    {
+        var inFailure = false;
+        foreach (var line in lines)
+        {
+            inFailure = line.StartsWith("FAIL", StringComparison.Ordinal) || (inFailure && line.StartsWith("      ", StringComparison.Ordinal));
+            if (inFailure || line.Contains(" checks, ", StringComparison.Ordinal))
+            {
+                yield return line;
+            }
+        }
     }
 
     /// <summary>Runs <c>node run.mjs</c>, streaming every line into the test log; a missing Node is a failure.</summary>

@@ -5,7 +5,7 @@
 //
 // Groups run concurrently (the long calls and stream checks spend most of their time waiting); set
 // CONFORMANCE_ONLY=tools,transport,clients to run some of them.
-import { check, connectLegacy, environment, fail, summary } from './lib/harness.mjs';
+import { brief, callTool, check, connectLegacy, environment, expect, fail, summary } from './lib/harness.mjs';
 import * as tools from './checks/tools.mjs';
 import * as transport from './checks/transport.mjs';
 import * as clients from './checks/clients.mjs';
@@ -30,6 +30,16 @@ for (const [key, token] of [['admin', env.admin], ['adminRo', env.adminRo], ['pr
     process.exit(1);
   }
 }
+
+// The project's agent starts with its first session: start it once here rather than in every group at once.
+await check('connect', 'warm-up: a first session in the project runs to idle', async () => {
+  const spawned = await callTool(connected.admin, 'session', { action: 'spawn', project_id: env.projectId, prompt: 'conformance warm-up', new_session: true });
+  const sessionId = (spawned.data ?? JSON.parse(spawned.text || '{}')).session_id;
+  expect(sessionId, `spawn failed: ${brief(spawned.text)}`);
+  const waited = await callTool(connected.admin, 'session', { action: 'wait', session_id: sessionId, until: 'idle', timeout_seconds: 120 }, { timeout: 150_000 });
+  expect((waited.data ?? JSON.parse(waited.text || '{}')).reached === true, `the warm-up session did not finish: ${brief(waited.text)}`);
+  await callTool(connected.admin, 'session', { action: 'end', session_id: sessionId });
+});
 
 async function toolMatrix() {
   await tools.toolList(env, connected);

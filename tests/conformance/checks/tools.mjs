@@ -68,6 +68,10 @@ export async function toolList(env, clients) {
       expect(tool.outputSchema?.type === 'object', `'${name}' has no object outputSchema: ${brief(tool.outputSchema)}`);
     }
   });
+  await check(GROUP, 'every listed tool is one this suite exercises (a new tool needs its checks here)', async () => {
+    const unknown = clients.admin.tools.map(tool => tool.name).filter(name => !expected.includes(name));
+    expect(unknown.length === 0, `no conformance checks for: ${unknown.join(', ')}`);
+  });
   await check(GROUP, 'tools/list (project token) hides the admin-only token tool', async () => {
     const names = clients.project.tools.map(tool => tool.name);
     expect(!names.includes('token'), `the project token sees: ${names.join(', ')}`);

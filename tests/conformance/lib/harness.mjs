@@ -189,8 +189,8 @@ function validatorFor(schema) {
 /** The schema problems of one value, as readable lines (empty when valid). */
 export function validateStrict(schema, value) {
   const { validate, compileError } = validatorFor(schema);
-  const problems = compileError ? [`the schema does not compile under strict ajv (${compileError}); non-strict:`] : [];
-  if (validate(value)) return compileError ? [...problems, 'the data matches'] : [];
+  const problems = compileError ? [`the schema does not compile under strict ajv (${compileError}); checked non-strict, the data`] : [];
+  if (validate(value)) return compileError ? [`${problems[0]} matches`] : [];
   return [...problems, ...validate.errors.map(error => `${error.instancePath || '/'} ${error.message}${error.params ? ` ${JSON.stringify(error.params)}` : ''}`)];
 }
 
