@@ -23,6 +23,7 @@ const connected = {};
 for (const [key, token] of [['admin', env.admin], ['adminRo', env.adminRo], ['project', env.project], ['projectRo', env.projectRo]]) {
   const ok = await check('connect', `initialize (@modelcontextprotocol/sdk 1.32.2) and tools/list with the ${key} token`, async () => {
     connected[key] = await connectLegacy(env.url, token, { name: `conformance-${key}` });
+    connected[key].label = key;
   });
   if (!ok) {
     summary();

@@ -3,14 +3,14 @@ import { brief, callTool, check, expect, expectAccepted, expectToolError, fail, 
 
 const GROUP = 'tools';
 
-function label(tool, args) {
-  return `${tool} ${brief(args, 200)}`;
+function label(client, tool, args) {
+  return `${tool} ${brief(args, 200)}${client.label && client.label !== 'admin' ? ` as ${client.label}` : ''}`;
 }
 
 /** A valid call: accepted by the SDK and strict ajv; `inspect` checks documented fields. Returns what the server sent. */
 async function valid(client, tool, args, inspect, options) {
   let data;
-  await check(GROUP, `${label(tool, args)} → valid result`, async () => {
+  await check(GROUP, `${label(client, tool, args)} → valid result`, async () => {
     const outcome = await callTool(client, tool, args, options);
     data = outcome.data ?? parseText(outcome.text);
     expectAccepted(outcome, `${tool} ${args.action ?? ''}`.trim());
@@ -28,7 +28,7 @@ async function fields(tool, action, data, inspect) {
 }
 
 async function invalid(client, tool, args, names, { after, why, prefix } = {}) {
-  await check(GROUP, `${label(tool, args)} → tool error naming ${names.map(name => `'${name}'`).join(', ')}${why ? ` (${why})` : ''}`, async () => {
+  await check(GROUP, `${label(client, tool, args)} → tool error naming ${names.map(name => `'${name}'`).join(', ')}${why ? ` (${why})` : ''}`, async () => {
     const outcome = await callTool(client, tool, args);
     expectToolError(outcome, `${tool} ${args.action ?? '(no action)'}`, names, { prefix });
     if (after) await after(outcome);

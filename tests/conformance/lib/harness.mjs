@@ -191,6 +191,7 @@ export function validateStrict(schema, value) {
   const { validate, compileError } = validatorFor(schema);
   const problems = compileError ? [`the schema does not compile under strict ajv (${compileError}); checked non-strict, the data`] : [];
   if (validate(value)) return compileError ? [`${problems[0]} matches`] : [];
+  if (compileError) problems[0] += ' does not:';
   return [...problems, ...validate.errors.map(error => `${error.instancePath || '/'} ${error.message}${error.params ? ` ${JSON.stringify(error.params)}` : ''}`)];
 }
 
