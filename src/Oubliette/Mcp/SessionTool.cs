@@ -122,7 +122,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             {
                 authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
                 var (page, current) = await sessions.EventsAsync(session_id!, since_index ?? -1, max_events, wait_seconds, subscriber, cancellationToken);
-                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastEventIndex: page.LastIndex,
+                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastIndex: page.LastIndex,
                     Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null));
             }
 
