@@ -159,7 +159,7 @@ internal static class EventThroughput
                 done |= type is "completion" or "error";
             }
 
-            since = page.Json.GetProperty("last_event_index").GetInt64();
+            since = page.Json.GetProperty("last_index").GetInt64();
         }
 
         var cpu = server.CpuSeconds() - cpuBefore;

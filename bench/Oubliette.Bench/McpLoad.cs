@@ -7,12 +7,16 @@ namespace Oubliette.Bench;
 /// <summary>N MCP clients, each with its own session, calling a cheap tool in a closed loop.</summary>
 internal static class McpLoad
 {
-    public static async Task<LoadResult> RunAsync(ServerUnderTest server, int clientCount, TimeSpan duration)
+    public static Task<LoadResult> RunAsync(ServerUnderTest server, int clientCount, TimeSpan duration) =>
+        RunAsync(server.McpEndpoint, server.AdminSecret, "project", clientCount, duration);
+
+    /// <summary>The same loop against any server: <paramref name="tool"/> called with <c>{"action": "options"}</c>.</summary>
+    public static async Task<LoadResult> RunAsync(Uri endpoint, string secret, string tool, int clientCount, TimeSpan duration)
     {
-        var clients = await Task.WhenAll(Enumerable.Range(0, clientCount).Select(_ => McpTestClient.ConnectAsync(server.McpEndpoint, server.AdminSecret)));
+        var clients = await Task.WhenAll(Enumerable.Range(0, clientCount).Select(_ => McpTestClient.ConnectAsync(endpoint, secret)));
         try
         {
-            await RunPhaseAsync(clients, TimeSpan.FromSeconds(2), record: null);
+            await RunPhaseAsync(clients, tool, TimeSpan.FromSeconds(2), record: null);
             var latencies = new List<double>[clientCount];
             var errors = new int[clientCount];
             for (var index = 0; index < clientCount; index++)
@@ -21,7 +25,7 @@ internal static class McpLoad
             }
 
             var stopwatch = Stopwatch.StartNew();
-            await RunPhaseAsync(clients, duration, (client, milliseconds, failed) =>
+            await RunPhaseAsync(clients, tool, duration, (client, milliseconds, failed) =>
             {
                 latencies[client].Add(milliseconds);
                 errors[client] += failed ? 1 : 0;
@@ -39,7 +43,7 @@ internal static class McpLoad
         }
     }
 
-    private static Task RunPhaseAsync(McpClient[] clients, TimeSpan duration, Action<int, double, bool>? record)
+    private static Task RunPhaseAsync(McpClient[] clients, string tool, TimeSpan duration, Action<int, double, bool>? record)
     {
         var until = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         return Task.WhenAll(clients.Select((client, index) => Task.Run(async () =>
@@ -48,7 +52,7 @@ internal static class McpLoad
             while (Stopwatch.GetTimestamp() < until)
             {
                 var started = Stopwatch.GetTimestamp();
-                var result = await client.CallToolAsync("project", arguments);
+                var result = await client.CallToolAsync(tool, arguments);
                 record?.Invoke(index, Stopwatch.GetElapsedTime(started).TotalMilliseconds, result.IsError == true);
             }
         })));

@@ -20,6 +20,18 @@ if (args.Contains("--events-only"))
     return;
 }
 
+if (args.Contains("--mcp-only"))
+{
+    EventPageSize.Print();
+    Console.WriteLine();
+    await using var only = await ServerUnderTest.StartAsync();
+    await CompareWithBareAsync(only, seconds);
+    return;
+}
+
+EventPageSize.Print();
+Console.WriteLine();
+
 await using var server = await ServerUnderTest.StartAsync();
 Console.WriteLine($"oubliette {server.Address} pid {server.Pid}; {Environment.ProcessorCount} cores");
 
@@ -36,6 +48,9 @@ foreach (var clients in new[] { 1, 8, 32 })
 }
 
 Console.WriteLine();
+await CompareWithBareAsync(server, seconds);
+
+Console.WriteLine();
 var (projectMedian, dockerRunMedian) = await ProjectStartup.RunAsync(server, rounds: 10);
 Console.WriteLine("project create -> container ready (exec answers), median of 10, base image");
 Console.WriteLine($"  oubliette: {projectMedian:0} ms   docker run --rm <image> true: {dockerRunMedian:0} ms   ratio {projectMedian / dockerRunMedian:0.00}x");
@@ -47,3 +62,13 @@ Console.WriteLine($"idle RSS after load: {server.ResidentMegabytes():0.0} MB");
 Console.WriteLine();
 Console.WriteLine("agent sessions (real OpenCode in a container, scripted model)");
 await SessionBench.RunAsync();
+
+// Oubliette (own process, authenticated) beside a bare ModelContextProtocol.AspNetCore server with one trivial tool.
+static async Task CompareWithBareAsync(ServerUnderTest server, int seconds)
+{
+    await using var bare = await BareMcpServer.StartAsync();
+    var ours = await McpLoad.RunAsync(server, 32, TimeSpan.FromSeconds(seconds));
+    var theirs = await McpLoad.RunAsync(bare.McpEndpoint, "unused", "echo", 32, TimeSpan.FromSeconds(seconds));
+    Console.WriteLine("32 connections: oubliette (project options, authenticated, own process) vs bare MCP server (echo, no auth, in the bench process)");
+    Console.WriteLine($"  oubliette {ours.CallsPerSecond:0} calls/s (p50 {ours.P50Milliseconds:0.00} ms, {ours.Errors} errors); bare {theirs.CallsPerSecond:0} calls/s (p50 {theirs.P50Milliseconds:0.00} ms, {theirs.Errors} errors); ratio {ours.CallsPerSecond / theirs.CallsPerSecond:0.00}x");
+}

@@ -163,7 +163,7 @@ internal static class SessionBench
                 }
             }
 
-            since = page.Json.GetProperty("last_event_index").GetInt64();
+            since = page.Json.GetProperty("last_index").GetInt64();
             await Task.Delay(2);
         }
     }

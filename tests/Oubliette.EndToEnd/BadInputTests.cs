@@ -139,6 +139,6 @@ public sealed class BadInputTests(DockerEnvironment docker) : IAsyncLifetime
 
         var exec = await client.CallAsync("container", new { action = "exec", project_id = _project.ToString("D"), command = "echo ok" });
 
-        Assert.Equal("ok\n", exec.Json.GetProperty("exec").GetProperty("stdout").GetString());
+        Assert.Equal("ok\n", exec.Json.GetProperty("stdout").GetString());
     }
 }

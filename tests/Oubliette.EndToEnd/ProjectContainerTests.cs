@@ -49,8 +49,8 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         Assert.True(File.Exists(Path.Combine(_fixture.ProjectDirectory(id), "metadata.json")));
         Assert.True(Directory.Exists(Path.Combine(_fixture.ProjectDirectory(id), "workspaces", workspace.ToString("D"), ".git")));
         var whoami = await ContainerAsync(id, "exec", new { command = "id -un; id -u; cat /proc/1/status | grep -i ^CapEff" });
-        Assert.StartsWith("gogol\n1000\n", whoami.Json.GetProperty("exec").GetProperty("stdout").GetString(), StringComparison.Ordinal);
-        Assert.Contains("0000000000000000", whoami.Json.GetProperty("exec").GetProperty("stdout").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("gogol\n1000\n", whoami.Json.GetProperty("stdout").GetString(), StringComparison.Ordinal);
+        Assert.Contains("0000000000000000", whoami.Json.GetProperty("stdout").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -61,12 +61,12 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         var outcome = await ContainerAsync(id, "exec", new { command = "echo out; echo err >&2; pwd; exit 3" });
 
         Assert.False(outcome.IsError, outcome.Text);
-        var exec = outcome.Json.GetProperty("exec");
+        var exec = outcome.Json;
         Assert.Equal($"out\n/workspace/{workspace:D}\n", exec.GetProperty("stdout").GetString());
         Assert.Equal("err\n", exec.GetProperty("stderr").GetString());
         Assert.Equal(3, exec.GetProperty("exit_code").GetInt32());
         var elsewhere = await ContainerAsync(id, "exec", new { command = "pwd", working_dir = "/tmp" });
-        Assert.Equal("/tmp\n", elsewhere.Json.GetProperty("exec").GetProperty("stdout").GetString());
+        Assert.Equal("/tmp\n", elsewhere.Json.GetProperty("stdout").GetString());
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         Assert.Contains("command exceeded timeout_seconds=2 and was killed", outcome.Text, StringComparison.Ordinal);
         Assert.Contains("begun", outcome.Text, StringComparison.Ordinal);
         Assert.True(elapsed < TimeSpan.FromSeconds(30), $"took {elapsed}");
-        Assert.Equal("0\n", leftovers.Json.GetProperty("exec").GetProperty("stdout").GetString());
+        Assert.Equal("0\n", leftovers.Json.GetProperty("stdout").GetString());
     }
 
     [Fact]
@@ -107,8 +107,8 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         var last = await ContainerAsync(id, "logs", new { tail = 1 });
         var badTail = await ContainerAsync(id, "logs", new { tail = 0 });
 
-        Assert.Equal("line-1\nline-2\nline-3\n", all.Json.GetProperty("logs").GetProperty("stdout").GetString());
-        Assert.Equal("oops\n", all.Json.GetProperty("logs").GetProperty("stderr").GetString());
+        Assert.Equal("line-1\nline-2\nline-3\n", all.Json.GetProperty("stdout").GetString());
+        Assert.Equal("oops\n", all.Json.GetProperty("stderr").GetString());
         Assert.DoesNotContain("line-1", last.Text, StringComparison.Ordinal);
         Assert.True(badTail.IsError);
         Assert.Contains("tail 0 is out of range", badTail.Text, StringComparison.Ordinal);
@@ -162,7 +162,7 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         Assert.Equal(before!.Id, get.Json.GetProperty("project").GetProperty("container").GetProperty("id").GetString());
         Assert.Equal(before.Id, after!.Id);
         Assert.Equal(before.StartedAt, after.StartedAt);
-        Assert.Equal("still-here\n", exec.Json.GetProperty("exec").GetProperty("stdout").GetString());
+        Assert.Equal("still-here\n", exec.Json.GetProperty("stdout").GetString());
     }
 
     [Fact]
@@ -180,7 +180,7 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         Assert.Equal("missing", missing.Json.GetProperty("status").GetProperty("state").GetString());
         Assert.True(started.Json.GetProperty("status").GetProperty("running").GetBoolean());
         Assert.NotEqual(original.Id, started.Json.GetProperty("status").GetProperty("id").GetString());
-        Assert.Equal("kept\n", read.Json.GetProperty("exec").GetProperty("stdout").GetString());
+        Assert.Equal("kept\n", read.Json.GetProperty("stdout").GetString());
         Assert.True(File.Exists(Path.Combine(_fixture.ProjectDirectory(id), "workspaces", workspace.ToString("D"), "kept.txt")));
     }
 
@@ -197,7 +197,7 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         var deleted = await _fixture.Admin.CallAsync("workspace", new { action = "delete", project_id = id.ToString("D"), workspace_id = workspace.ToString("D") });
 
         Assert.False(write.IsError, write.Text);
-        Assert.Equal(0, write.Json.GetProperty("exec").GetProperty("exit_code").GetInt32());
+        Assert.Equal(0, write.Json.GetProperty("exit_code").GetInt32());
         Assert.Equal([defaultWorkspace, workspace], listed.Json.GetProperty("workspaces").EnumerateArray().Select(item => item.GetProperty("id").GetGuid()));
         Assert.True(duplicate.IsError);
         Assert.Contains("external_id 'feature-x' already exists", duplicate.Text, StringComparison.Ordinal);
@@ -233,7 +233,7 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
             var metadata = await File.ReadAllTextAsync(Path.Combine(fixture.ProjectDirectory(id), "metadata.json"));
 
             Assert.Equal("work", project.GetProperty("github_credential").GetString());
-            Assert.StartsWith("cloned content\n", read.Json.GetProperty("exec").GetProperty("stdout").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith("cloned content\n", read.Json.GetProperty("stdout").GetString(), StringComparison.Ordinal);
             Assert.DoesNotContain(token, read.Text, StringComparison.Ordinal);
             Assert.DoesNotContain(token, metadata, StringComparison.Ordinal);
             Assert.DoesNotContain(token, created.Text, StringComparison.Ordinal);

@@ -88,13 +88,13 @@ public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
 
         var beyond = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = last + 5 });
         var page = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = -1, max_events = 2 });
-        var rest = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = page.Json.GetProperty("last_event_index").GetInt64() });
+        var rest = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = page.Json.GetProperty("last_index").GetInt64() });
 
         Assert.True(beyond.IsError);
         Assert.Contains($"since_index {last + 5} is beyond the last event index {last}", beyond.Text, StringComparison.Ordinal);
         Assert.Equal(2, page.Json.GetProperty("events").GetArrayLength());
         Assert.Equal(all.Count - 2, rest.Json.GetProperty("events").GetArrayLength());
-        Assert.Equal(last, rest.Json.GetProperty("last_event_index").GetInt64());
+        Assert.Equal(last, rest.Json.GetProperty("last_index").GetInt64());
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
         var bad = await _fixture.Admin.CallAsync("session", new { action = "events", session_id = sessionId, since_index = last, wait_seconds = 301 });
 
         Assert.Empty(empty.Json.GetProperty("events").EnumerateArray());
-        Assert.Equal(last, empty.Json.GetProperty("last_event_index").GetInt64());
+        Assert.Equal(last, empty.Json.GetProperty("last_index").GetInt64());
         Assert.True(idleWait >= TimeSpan.FromMilliseconds(900), $"an empty long poll returned after {idleWait.TotalMilliseconds:0} ms");
         Assert.NotEmpty(woken.Json.GetProperty("events").EnumerateArray());
         Assert.Equal(last + 1, woken.Json.GetProperty("events")[0].GetProperty("index").GetInt64());
@@ -151,7 +151,7 @@ public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
                 done |= type is "completion" or "error";
             }
 
-            since = page.Json.GetProperty("last_event_index").GetInt64();
+            since = page.Json.GetProperty("last_index").GetInt64();
         }
 
         Assert.True(done, $"no completion after {polls} polls");

@@ -32,7 +32,7 @@ public static class ConfigTemplate
             "max_event_bytes": 65536,
             // Approximate bytes of events kept per session; the oldest are dropped beyond it, as beyond event_buffer_size.
             "event_buffer_bytes": 8388608,
-            // Approximate bytes of one events page (at least one event; continue from last_event_index or cursors).
+            // Approximate bytes of one events page (at least one event; continue from last_index or cursors).
             "max_events_page_bytes": 1048576,
           },
 

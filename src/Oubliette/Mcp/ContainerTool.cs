@@ -49,9 +49,9 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
                 return new ContainerToolResult(Status: await containers.StatusAsync(host, cancellationToken));
             case "logs":
                 var logs = await containers.LogsAsync(host, ValidateTail(tail), ParseSince(since), cancellationToken);
-                return new ContainerToolResult(Logs: new LogsOutput(logs.Stdout, logs.Stderr, logs.TruncatedBytes));
+                return new ContainerToolResult(Stdout: logs.Stdout, Stderr: logs.Stderr, TruncatedBytes: logs.TruncatedBytes);
             default:
-                return new ContainerToolResult(Exec: await ExecAsync(host, caller, command, working_dir, timeout_seconds, cancellationToken));
+                return ContainerToolResult.Of(await ExecAsync(host, caller, command, working_dir, timeout_seconds, cancellationToken));
         }
     }
 

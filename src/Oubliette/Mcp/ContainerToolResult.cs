@@ -2,4 +2,12 @@ using Oubliette.Projects;
 
 namespace Oubliette.Mcp;
 
-public sealed record ContainerToolResult(ContainerStatus? Status = null, ExecOutput? Exec = null, LogsOutput? Logs = null);
+/// <summary>
+/// Result of the <c>container</c> tool: <c>status</c> (start, stop, restart, status), or the command's or the container's
+/// output at the top level as README documents it: <c>{stdout, stderr, exit_code, truncated_bytes}</c> (exec) and
+/// <c>{stdout, stderr, truncated_bytes}</c> (logs).
+/// </summary>
+public sealed record ContainerToolResult(ContainerStatus? Status = null, string? Stdout = null, string? Stderr = null, long? ExitCode = null, long? TruncatedBytes = null)
+{
+    public static ContainerToolResult Of(ExecOutput exec) => new(Stdout: exec.Stdout, Stderr: exec.Stderr, ExitCode: exec.ExitCode, TruncatedBytes: exec.TruncatedBytes);
+}

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 using Oubliette.Auth;
 using Oubliette.Errors;
 using Oubliette.Hosting;
@@ -14,6 +15,7 @@ public static partial class McpServerSetup
     public static IServiceCollection AddOublietteMcp(this IServiceCollection services)
     {
         services.AddScoped<CallerContext>();
+        services.PostConfigure<McpServerOptions>(ToolSchemas.Apply);
         services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "oubliette", Version = typeof(McpServerSetup).Assembly.GetName().Version?.ToString(3) ?? "0" };

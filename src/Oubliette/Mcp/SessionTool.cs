@@ -115,15 +115,15 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             {
                 authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
                 var tree = sessions.TreeEvents(session_id!, since_index ?? -1, cursors, max_events, subscriber);
-                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Events: tree.Events, Cursors: tree.Cursors, Dropped: tree.Dropped > 0 ? tree.Dropped : null));
+                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Events: tree.Events, Cursors: tree.Cursors, Dropped: tree.Dropped > 0 ? tree.Dropped : null), complete: caller.IsAgent);
             }
 
             case "events":
             {
                 authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
                 var (page, current) = await sessions.EventsAsync(session_id!, since_index ?? -1, max_events, wait_seconds, subscriber, cancellationToken);
-                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastEventIndex: page.LastIndex,
-                    Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null));
+                return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastIndex: page.LastIndex,
+                    Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null), complete: caller.IsAgent);
             }
 
             case "wait":
@@ -132,7 +132,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
                 // An agent's MCP client gives up on a call after 60 s: its waits end before that.
                 var seconds = caller.IsAgent ? Math.Min(timeout_seconds ?? AgentWaitSeconds, AgentWaitSeconds) : timeout_seconds;
                 var waited = await sessions.WaitAsync(session_id!, until, seconds, cancellationToken);
-                return StructuredResult.Of(new SessionToolResult(SessionId: waited.SessionId, Status: waited.Status, Reached: waited.Reached, LastEventIndex: waited.LastEventIndex));
+                return StructuredResult.Of(new SessionToolResult(SessionId: waited.SessionId, Status: waited.Status, Reached: waited.Reached, LastEventIndex: waited.LastEventIndex), complete: caller.IsAgent);
             }
 
             case "end":

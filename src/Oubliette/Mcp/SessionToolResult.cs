@@ -2,7 +2,11 @@ using Oubliette.Sessions;
 
 namespace Oubliette.Mcp;
 
-/// <summary>Result of the <c>session</c> tool; each action fills its own fields (SPEC §6).</summary>
+/// <summary>
+/// Result of the <c>session</c> tool; each action fills its own fields (SPEC §6). <c>last_event_index</c> (spawn, message,
+/// wait) is the session's newest event when the call answered; <c>last_index</c> (events) is the last event of the page.
+/// Both are what to pass as the next <c>since_index</c>.
+/// </summary>
 public sealed record SessionToolResult(
     string? SessionId = null,
     string? Status = null,
@@ -16,4 +20,5 @@ public sealed record SessionToolResult(
     long? FirstIndex = null,
     bool? Reached = null,
     IReadOnlyList<string>? Removed = null,
-    IReadOnlyDictionary<string, long>? Cursors = null);
+    IReadOnlyDictionary<string, long>? Cursors = null,
+    long? LastIndex = null);

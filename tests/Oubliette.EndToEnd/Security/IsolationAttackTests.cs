@@ -86,7 +86,7 @@ public sealed class IsolationAttackTests(DockerEnvironment docker) : IAsyncLifet
 
         var exec = await _fixture.Admin.CallAsync("container", new { action = "exec", project_id = projectId, workspace_id = w2, command = "ls /workspace" });
         Assert.False(exec.IsError, exec.Text);
-        Assert.Equal(w2, exec.Json.GetProperty("exec").GetProperty("stdout").GetString()!.Trim());
+        Assert.Equal(w2, exec.Json.GetProperty("stdout").GetString()!.Trim());
 
         var unknown = Guid.NewGuid().ToString("D");
         var refused = await _fixture.Admin.CallAsync("container", new { action = "status", project_id = projectId, workspace_id = unknown });

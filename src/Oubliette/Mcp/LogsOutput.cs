@@ -1,3 +1,0 @@
-namespace Oubliette.Mcp;
-
-public sealed record LogsOutput(string Stdout, string Stderr, long TruncatedBytes);
