@@ -43,7 +43,7 @@ public sealed class BadInputTests(DockerEnvironment docker) : IAsyncLifetime
     [Fact]
     public Task Unknown_project_id_is_refused() =>
         AssertRefusedAsync("container", new { action = "exec", project_id = "3f2c8a4e-0b1d-4c5e-9a7f-2d6b8e1c0a93", command = "true" },
-            "project '3f2c8a4e-0b1d-4c5e-9a7f-2d6b8e1c0a93' not found");
+            "project_id '3f2c8a4e-0b1d-4c5e-9a7f-2d6b8e1c0a93' not found");
 
     [Theory]
     [InlineData("..")]

@@ -125,7 +125,7 @@ public sealed class CallerToolTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.Contains("caller_id 'has space' is not valid", badId.Text, StringComparison.Ordinal);
         Assert.Contains("caller_tools[0].name 'no/slash' is not valid", badName.Text, StringComparison.Ordinal);
         Assert.Contains("caller_tools must be a non-empty array", noTools.Text, StringComparison.Ordinal);
-        Assert.Contains("session 'gogol_20260101_000000_deadbeef' not found", unknown.Text, StringComparison.Ordinal);
+        Assert.Contains("session_id 'gogol_20260101_000000_deadbeef' not found", unknown.Text, StringComparison.Ordinal);
         Assert.Empty((await _fixture.Admin.CallAsync("session", new { action = "list", project_id = project })).Json.GetProperty("sessions").EnumerateArray());
     }
 }

@@ -145,7 +145,7 @@ public sealed class ProjectContainerTests(DockerEnvironment docker) : IAsyncLife
         Assert.Null(await docker.Runtime.InspectAsync(ProjectContainers.NameOf(id), CancellationToken.None));
         Assert.False(Directory.Exists(_fixture.ProjectDirectory(id)));
         Assert.True(get.IsError);
-        Assert.Contains($"project '{id:D}' not found", get.Text, StringComparison.Ordinal);
+        Assert.Contains($"project_id '{id:D}' not found", get.Text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -51,11 +51,11 @@ public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("""{"action":"get","session_id":"gogol_20260101_000000_deadbeef"}""", "session 'gogol_20260101_000000_deadbeef' not found")]
-    [InlineData("""{"action":"events","session_id":"nope"}""", "session 'nope' not found")]
+    [InlineData("""{"action":"get","session_id":"gogol_20260101_000000_deadbeef"}""", "session_id 'gogol_20260101_000000_deadbeef' not found")]
+    [InlineData("""{"action":"events","session_id":"nope"}""", "session_id 'nope' not found")]
     [InlineData("""{"action":"get"}""", "'session_id' is required")]
     [InlineData("""{"action":"fly"}""", "session: action 'fly' is not valid")]
-    [InlineData("""{"action":"wait","session_id":"nope","until":"forever"}""", "session 'nope' not found")]
+    [InlineData("""{"action":"wait","session_id":"nope","until":"forever"}""", "session_id 'nope' not found")]
     public async Task Unknown_sessions_and_bad_actions_get_clear_errors(string arguments, string expected)
     {
         var outcome = await _fixture.Admin.CallAsync("session", System.Text.Json.JsonDocument.Parse(arguments).RootElement);

@@ -47,7 +47,7 @@ public sealed partial class TokenService(TokenStore store, LastUsedTracker lastU
         {
             var shown = hash is null ? idOrSecret : "(the given secret)";
             audit.Write(new AuditEntry("token.revoke", "not_found", actorTokenId, null, shown));
-            throw new NotFoundException($"token '{shown}' not found (see 'token list' for ids)");
+            throw new NotFoundException($"token_id '{shown}' not found (see 'token list' for ids)");
         }
 
         audit.Write(new AuditEntry("token.revoke", "ok", actorTokenId, null, removed.Id, $"name={removed.Name} scope={removed.Scope}"));

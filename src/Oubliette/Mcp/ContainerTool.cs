@@ -66,7 +66,7 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
         var id = ProjectIds.Parse("workspace_id", workspaceId);
         if (project.Workspaces.All(workspace => workspace.Id != id))
         {
-            throw new NotFoundException($"workspace '{id:D}' not found in project '{project.Id:D}'");
+            throw new NotFoundException($"workspace_id '{id:D}' not found in project '{project.Id:D}'");
         }
 
         return AgentHost.For(project, id);

@@ -121,7 +121,7 @@ public sealed partial class ProjectService(
     public ProjectMetadata? TryGetCached(Guid id) => store.TryGetCached(id);
 
     public async Task<ProjectMetadata> RequireAsync(Guid id, CancellationToken cancellationToken) =>
-        await store.FindAsync(id, cancellationToken) ?? throw new NotFoundException($"project '{id:D}' not found");
+        await store.FindAsync(id, cancellationToken) ?? throw new NotFoundException($"project_id '{id:D}' not found");
 
     public async Task<ProjectView> GetAsync(Guid id, CancellationToken cancellationToken) => await ViewAsync(await RequireAsync(id, cancellationToken), cancellationToken);
 
@@ -187,7 +187,7 @@ public sealed partial class ProjectService(
         using var _ = await locks.AcquireAsync(projectId, cancellationToken);
         var project = await RequireAsync(projectId, cancellationToken);
         var workspace = project.Workspaces.FirstOrDefault(candidate => candidate.Id == workspaceId)
-            ?? throw new NotFoundException($"workspace '{workspaceId:D}' not found in project '{projectId:D}'");
+            ?? throw new NotFoundException($"workspace_id '{workspaceId:D}' not found in project '{projectId:D}'");
         if (workspaceId == project.DefaultWorkspaceId)
         {
             throw new ConflictException($"workspace '{workspaceId:D}' is the project's default workspace and cannot be deleted");

@@ -47,7 +47,7 @@ public sealed class CallerToolBroker(OublietteConfig config)
     {
         if (!_pending.TryGetValue(requestId, out var pending) || pending.SessionId != sessionId)
         {
-            throw new NotFoundException($"caller tool request '{requestId}' of session {sessionId} is not pending (answered, timed out, or never made)");
+            throw new NotFoundException($"request_id '{requestId}' (a caller tool request of session {sessionId}) is not pending (answered, timed out, or never made)");
         }
 
         if (!string.Equals(pending.CallerKey, callerKey, StringComparison.Ordinal))

@@ -666,7 +666,7 @@ public sealed partial class SessionService
         {
             return project.Workspaces.Any(workspace => workspace.Id == workspaceId)
                 ? workspaceId
-                : throw new NotFoundException($"workspace '{workspaceId:D}' not found in project '{project.Id:D}'");
+                : throw new NotFoundException($"workspace_id '{workspaceId:D}' not found in project '{project.Id:D}'");
         }
 
         return project.DefaultWorkspaceId;
@@ -690,7 +690,7 @@ public sealed partial class SessionService
 
         return _sessions.TryGetValue(sessionId, out var session)
             ? session
-            : throw new NotFoundException($"session '{sessionId}' not found");
+            : throw new NotFoundException($"session_id '{sessionId}' not found");
     }
 
     private string RequirePrompt(string? prompt, string field)

@@ -91,7 +91,7 @@ public sealed class IsolationAttackTests(DockerEnvironment docker) : IAsyncLifet
         var unknown = Guid.NewGuid().ToString("D");
         var refused = await _fixture.Admin.CallAsync("container", new { action = "status", project_id = projectId, workspace_id = unknown });
         Assert.True(refused.IsError);
-        Assert.Contains($"workspace '{unknown}' not found", refused.Text, StringComparison.Ordinal);
+        Assert.Contains($"workspace_id '{unknown}' not found", refused.Text, StringComparison.Ordinal);
 
         await _fixture.Admin.CallAsync("project", new { action = "delete", project_id = projectId, force = true });
     }

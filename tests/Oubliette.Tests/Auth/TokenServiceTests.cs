@@ -152,7 +152,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
 
         var exception = await Assert.ThrowsAsync<NotFoundException>(() => _tokens.RevokeAsync("tok_missing1", null, CancellationToken.None));
 
-        Assert.Contains("token 'tok_missing1' not found", exception.Message, StringComparison.Ordinal);
+        Assert.Contains("token_id 'tok_missing1' not found", exception.Message, StringComparison.Ordinal);
         Assert.Equal(kept.Token.Id, Assert.Single(await _tokens.ListAsync(CancellationToken.None)).Id);
     }
 

@@ -114,7 +114,7 @@ public sealed class McpServerTests : IAsyncLifetime
     [InlineData("""{"action":"create","name":"x","scope":"root"}""", "scope 'root' is not valid")]
     [InlineData("""{"action":"create","name":"x","scope":"admin","expires":"soon"}""", "expires 'soon' is not valid")]
     [InlineData("""{"action":"revoke"}""", "token revoke: 'token_id' is required")]
-    [InlineData("""{"action":"revoke","token_id":"tok_nothere"}""", "token 'tok_nothere' not found")]
+    [InlineData("""{"action":"revoke","token_id":"tok_nothere"}""", "token_id 'tok_nothere' not found")]
     public async Task Bad_token_arguments_get_clear_errors_and_change_nothing(string arguments, string expected)
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);

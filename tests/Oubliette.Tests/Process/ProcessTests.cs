@@ -343,7 +343,7 @@ public sealed class ProcessTests : IDisposable
         Assert.Contains("scope 'project:oops' is not valid", badScope.Error, StringComparison.Ordinal);
         Assert.Equal(2, unknownVerb.ExitCode);
         Assert.Equal(1, unknownToken.ExitCode);
-        Assert.Contains("token 'tok_unknown1' not found", unknownToken.Error, StringComparison.Ordinal);
+        Assert.Contains("token_id 'tok_unknown1' not found", unknownToken.Error, StringComparison.Ordinal);
         Assert.Equal(1, reinit.ExitCode);
         Assert.Contains("--force", reinit.Error, StringComparison.Ordinal);
         Assert.Single(list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1));
