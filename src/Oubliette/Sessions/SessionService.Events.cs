@@ -369,7 +369,7 @@ public sealed partial class SessionService
         await session.PersistGate.WaitAsync(cancellationToken);
         try
         {
-            await _store.SaveAsync(session.Metadata, cancellationToken);
+            await _store.SaveAsync(session.Metadata with { LastEventIndex = session.Events.LastExistingIndex }, cancellationToken);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
