@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 using Oubliette.Auth;
 using Oubliette.Errors;
 using Oubliette.Hosting;
@@ -26,6 +27,16 @@ public static partial class McpServerSetup
             .WithTools<SessionTool>(McpJson.Options)
             .WithTools<ConfigLimitsTool>(McpJson.Options)
             .WithTools<CallerToolResponseTool>(McpJson.Options)
+            .WithMessageFilters(filters => filters.AddIncomingFilter(next => (context, cancellationToken) =>
+            {
+                // The SDK fails an unknown level while reading it, as an internal error: name it as the client's mistake.
+                if (context.JsonRpcMessage is JsonRpcRequest { Method: "logging/setLevel" } request)
+                {
+                    ClientLogLevel.Require(request.Params);
+                }
+
+                return next(context, cancellationToken);
+            }))
             .WithRequestFilters(filters =>
             {
                 filters.AddListToolsFilter(next => async (context, cancellationToken) =>
@@ -49,6 +60,13 @@ public static partial class McpServerSetup
                     callerContext.Caller = caller;
                     try
                     {
+                        // Arguments are checked against the tool's schema before anything runs: one message shape for every tool.
+                        if (context.MatchedPrimitive is McpServerTool tool
+                            && ArgumentCheck.Problem(tool.ProtocolTool.Name, tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
+                        {
+                            return ToolError(problem);
+                        }
+
                         if (caller.IsAgent && await AgentCalls.AttributeAsync(caller, context, callerContext, cancellationToken) is { } answered)
                         {
                             return answered;
@@ -69,7 +87,9 @@ public static partial class McpServerSetup
                     }
                     catch (JsonException exception)
                     {
-                        return ToolError($"invalid arguments for '{context.Params?.Name}': {exception.Message}");
+                        // The schema check above names most mistakes; what binding still refuses (a number out of range)
+                        // is named by its path, without .NET type names.
+                        return ToolError($"invalid arguments for '{context.Params?.Name}': {(exception.Path is { Length: > 2 } path ? $"'{path.TrimStart('$', '.')}' " : "")}does not fit its type");
                     }
                     catch (ArgumentException exception)
                     {

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using ModelContextProtocol;
+using Oubliette.Testing;
+
+namespace Oubliette.Tests.Integration;
+
+/// <summary>Wrong JSON types, unknown arguments, a missing action and an unknown log level: each named, and nothing changes.</summary>
+public sealed class ArgumentErrorTests : IAsyncLifetime
+{
+    private TestHome _home = null!;
+    private InProcessServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        _home = await TestHome.CreateAsync();
+        _server = await InProcessServer.StartAsync(_home);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _home.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("project", """{"action":"list","limit":"ten"}""", "project: 'limit' must be an integer, not the string \"ten\"")]
+    [InlineData("project", """{"action":"list","limit":2.5}""", "project: 'limit' must be an integer, not the number 2.5")]
+    [InlineData("project", """{"action":"create","name":"typed","init_git":"yes"}""", "project: 'init_git' must be a boolean, not the string \"yes\"")]
+    [InlineData("project", """{"action":"create","name":7}""", "project: 'name' must be a string, not the number 7")]
+    [InlineData("project", """{"action":"create","name":"typed","max_cost_usd":[1]}""", "project: 'max_cost_usd' must be a number, not an array")]
+    [InlineData("project", """{"action":5}""", "project: 'action' must be a string, not the number 5")]
+    [InlineData("project", """{}""", "project: 'action' is required (allowed: create, list, options, get, delete)")]
+    [InlineData("token", """{"name":"x"}""", "token: 'action' is required (allowed: create, list, revoke)")]
+    [InlineData("project", """{"action":"fly"}""", "project: action 'fly' is not valid (allowed: create, list, options, get, delete)")]
+    [InlineData("project", """{"action":"create","name":"typed","colour":"red"}""", "project: unknown argument 'colour' (allowed: action, project_id, name, description, model, autonomy, reasoning, container_type, remote_url, github_credential, init_git, workspace_isolation, max_recursion_depth, max_agents_per_session, max_cost_usd, name_contains, limit, force)")]
+    [InlineData("session", """{"action":"list","project_id":"6a0c1f52-3d5b-4c47-9e8d-2b7f1a9c0e34","sinceIndex":3}""", "session: unknown argument 'sinceIndex' (allowed: ")]
+    public async Task Bad_arguments_are_named_with_what_is_allowed_and_change_nothing(string tool, string arguments, string expected)
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+        var before = (await client.CallAsync("project", new { action = "list" })).Json.GetProperty("projects").GetArrayLength();
+
+        var outcome = await client.CallAsync(tool, JsonDocument.Parse(arguments).RootElement);
+
+        Assert.True(outcome.IsError);
+        Assert.StartsWith(expected, outcome.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", outcome.Text, StringComparison.Ordinal);
+        Assert.Equal(before, (await client.CallAsync("project", new { action = "list" })).Json.GetProperty("projects").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Well_typed_arguments_still_pass_the_check()
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+
+        var outcome = await client.CallAsync("project", new { action = "list", limit = 3, name_contains = (string?)null });
+
+        Assert.False(outcome.IsError, outcome.Text);
+    }
+
+    [Fact]
+    public async Task An_unknown_log_level_is_an_invalid_params_error_naming_the_value_and_the_levels()
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+
+        var exception = await Assert.ThrowsAsync<McpProtocolException>(() => client.SendRequestAsync<JsonElement, JsonElement>(
+            "logging/setLevel", JsonDocument.Parse("""{"level":"loud"}""").RootElement).AsTask());
+
+        Assert.Equal(McpErrorCode.InvalidParams, exception.ErrorCode);
+        Assert.Contains("'level' \"loud\" is not valid (allowed: debug, info, notice, warning, error, critical, alert, emergency)", exception.Message, StringComparison.Ordinal);
+    }
+}
