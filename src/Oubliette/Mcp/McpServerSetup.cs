@@ -15,6 +15,7 @@ public static partial class McpServerSetup
     public static IServiceCollection AddOublietteMcp(this IServiceCollection services)
     {
         services.AddScoped<CallerContext>();
+        services.AddSingleton<AgentToolListChanges>();
         services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "oubliette", Version = typeof(McpServerSetup).Assembly.GetName().Version?.ToString(3) ?? "0" };
@@ -43,6 +44,11 @@ public static partial class McpServerSetup
                 {
                     var result = await next(context, cancellationToken);
                     var caller = OublietteClaims.ToCaller(context.User);
+                    if (caller is { IsAgent: true })
+                    {
+                        context.Services!.GetRequiredService<AgentToolListChanges>().Listen(caller.Scope.ProjectId!.Value, context.Server);
+                    }
+
                     result.Tools = caller is { IsAgent: true }
                         ? AgentCalls.Visible(caller, result.Tools, context.Services!.GetRequiredService<Sessions.SessionService>())
                         : [.. result.Tools.Where(tool => caller is not null && (tool.Name == "caller_tool_response" ? !caller.Scope.IsReadOnly : MayEverUse(caller.Scope, tool.Name)))];

@@ -265,6 +265,11 @@ public sealed partial class SessionService
         }
 
         _agentToolCalls.ForgetSession(session.Metadata.SessionId);
+        if (session.Caller is not null)
+        {
+            // Its lent tools are no longer offered.
+            CallerToolsChanged?.Invoke(session.Metadata.ProjectId);
+        }
 
         Emit(session, "status", status: status);
         _metrics.SessionDuration.Observe((_time.GetUtcNow() - session.Metadata.CreatedAt).TotalSeconds);

@@ -309,13 +309,20 @@ public sealed partial class SessionService
         }
     }
 
-    private static void BindCaller(LiveSession session, CallerBinding? caller)
+    private void BindCaller(LiveSession session, CallerBinding? caller)
     {
         if (caller is not null)
         {
             session.Caller = caller;
+            CallerToolsChanged?.Invoke(session.Metadata.ProjectId);
         }
     }
+
+    /// <summary>
+    /// Raised with the project id when the caller tools lent to its live sessions change (lent, or their session ended),
+    /// so that its agents can be told to list their tools again.
+    /// </summary>
+    public event Action<Guid>? CallerToolsChanged;
 
     /// <summary>The project a session belongs to (for the permission check before anything else).</summary>
     public Guid ProjectOf(string? sessionId) => Require(sessionId).Metadata.ProjectId;

@@ -58,6 +58,32 @@ public sealed class ArgumentErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_mistake_is_logged_as_one_warning_line_without_a_stack_trace()
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+
+        await Assert.ThrowsAsync<McpProtocolException>(() => client.CallAsync("nosuchtool", new { }));
+        await Assert.ThrowsAsync<McpProtocolException>(() => client.SendRequestAsync<JsonElement, JsonElement>(
+            "logging/setLevel", JsonDocument.Parse("""{"level":"loud"}""").RootElement).AsTask());
+
+        var log = "";
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!log.Contains("client error", StringComparison.Ordinal))
+        {
+            await Task.Delay(50, timeout.Token);
+            log = string.Concat(Directory.GetFiles(_home.Home.LogsDirectory, "oubliette-*.log").Select(file =>
+            {
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                return new StreamReader(stream).ReadToEnd();
+            }));
+        }
+
+        Assert.Contains("nosuchtool", log, StringComparison.Ordinal);
+        Assert.False(log.Contains("   at ", StringComparison.Ordinal), log);
+        Assert.DoesNotContain("McpProtocolException", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_log_level_is_an_invalid_params_error_naming_the_value_and_the_levels()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
