@@ -101,6 +101,7 @@ public sealed class OublietteServer : IAsyncDisposable
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseMiddleware<RequestBodyBufferingMiddleware>();
+        app.Use((context, next) => context.RequestServices.GetRequiredService<LiveMcpSessions>().GuardDeleteAsync(context, () => next(context)));
         MapEndpoints(app);
         return app;
     }

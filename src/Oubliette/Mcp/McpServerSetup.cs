@@ -16,6 +16,10 @@ public static partial class McpServerSetup
     {
         services.AddScoped<CallerContext>();
         services.AddSingleton<AgentToolListChanges>();
+        services.AddSingleton<Hosting.LiveMcpSessions>();
+#pragma warning disable MCPEXP002 // The session handler is experimental; it only wraps the SDK's own run to know which sessions are live.
+        services.AddOptions<HttpServerTransportOptions>().Configure<Hosting.LiveMcpSessions>((transport, live) => transport.RunSessionHandler = live.RunAsync);
+#pragma warning restore MCPEXP002
         services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "oubliette", Version = typeof(McpServerSetup).Assembly.GetName().Version?.ToString(3) ?? "0" };

@@ -84,6 +84,39 @@ public sealed class ArgumentErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Deleting_an_unknown_mcp_session_is_404_and_a_live_one_is_ended()
+    {
+        using var http = new HttpClient { BaseAddress = _server.Address };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _home.AdminSecret);
+        using var initialize = new HttpRequestMessage(HttpMethod.Post, "/mcp")
+        {
+            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""",
+                System.Text.Encoding.UTF8, "application/json"),
+        };
+        initialize.Headers.Accept.ParseAdd("application/json");
+        initialize.Headers.Accept.ParseAdd("text/event-stream");
+        using var initialized = await http.SendAsync(initialize);
+        var sessionId = initialized.Headers.GetValues("Mcp-Session-Id").Single();
+
+        var unknown = await DeleteAsync(http, "0123456789abcdef");
+        var live = await DeleteAsync(http, sessionId);
+        var again = await DeleteAsync(http, sessionId);
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.Status);
+        Assert.Contains("Session not found", unknown.Body, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.OK, live.Status);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, again.Status);
+    }
+
+    private static async Task<(System.Net.HttpStatusCode Status, string Body)> DeleteAsync(HttpClient http, string sessionId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/mcp");
+        request.Headers.Add("Mcp-Session-Id", sessionId);
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task An_unknown_log_level_is_an_invalid_params_error_naming_the_value_and_the_levels()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
