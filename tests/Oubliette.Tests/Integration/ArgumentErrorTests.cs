@@ -108,6 +108,28 @@ public sealed class ArgumentErrorTests : IAsyncLifetime
         Assert.Equal(System.Net.HttpStatusCode.NotFound, again.Status);
     }
 
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}""", "'params.protocolVersion' must be a string")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}""", "'params.clientInfo' must be an object")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"initialize"}""", "'params' must be an object")]
+    public async Task A_refused_initialize_gets_no_session_id(string body, string expected)
+    {
+        using var http = new HttpClient { BaseAddress = _server.Address };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _home.AdminSecret);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/mcp") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Accept.ParseAdd("application/json");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        Assert.Contains(expected, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(-32602, error.GetProperty("code").GetInt32());
+        Assert.False(response.Headers.Contains("Mcp-Session-Id"));
+    }
+
     private static async Task<(System.Net.HttpStatusCode Status, string Body)> DeleteAsync(HttpClient http, string sessionId)
     {
         using var request = new HttpRequestMessage(HttpMethod.Delete, "/mcp");
