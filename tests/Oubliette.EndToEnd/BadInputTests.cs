@@ -72,6 +72,16 @@ public sealed class BadInputTests(DockerEnvironment docker) : IAsyncLifetime
     public Task Exec_without_command_is_refused() =>
         AssertRefusedAsync("container", new { action = "exec", project_id = _project.ToString("D") }, "container exec: 'command' is required");
 
+    [Fact]
+    public Task Exec_in_a_missing_working_dir_is_refused() =>
+        AssertRefusedAsync("container", new { action = "exec", project_id = _project.ToString("D"), command = "touch here", working_dir = "/workspace/nope" },
+            "working_dir '/workspace/nope' does not exist in the container; the command was not run");
+
+    [Fact]
+    public Task Exec_in_a_file_as_working_dir_is_refused() =>
+        AssertRefusedAsync("container", new { action = "exec", project_id = _project.ToString("D"), command = "true", working_dir = "/etc/passwd" },
+            "working_dir '/etc/passwd' is not a directory in the container; the command was not run");
+
     [Theory]
     [InlineData("""{"action":"create","name":"x y/z"}""", "name 'x y/z' is not valid")]
     [InlineData("""{"action":"create","name":"m","model":"ghost"}""", "model 'ghost' is not configured")]

@@ -101,6 +101,7 @@ public sealed class OublietteServer : IAsyncDisposable
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseMiddleware<RequestBodyBufferingMiddleware>();
+        app.Use((context, next) => context.RequestServices.GetRequiredService<LiveMcpSessions>().GuardDeleteAsync(context, () => next(context)));
         MapEndpoints(app);
         return app;
     }
@@ -118,7 +119,7 @@ public sealed class OublietteServer : IAsyncDisposable
         logging.AddFilter(typeof(BearerAuthenticationHandler).FullName, LogLevel.Warning);
         // Its keys live in data/run/keys (0700); the warning about unencrypted keys at rest says nothing new.
         logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
-        logging.AddProvider(new DailyFileLoggerProvider(home.LogsDirectory, config.Logging.RetentionDays, level, options.Time));
+        logging.AddProvider(new ClientMistakeLoggerProvider(new DailyFileLoggerProvider(home.LogsDirectory, config.Logging.RetentionDays, level, options.Time)));
         if (options.ConsoleLogging)
         {
             logging.AddSimpleConsole(console =>

@@ -16,6 +16,11 @@ public static partial class McpServerSetup
     {
         services.AddScoped<CallerContext>();
         services.PostConfigure<McpServerOptions>(ToolSchemas.Apply);
+        services.AddSingleton<AgentToolListChanges>();
+        services.AddSingleton<Hosting.LiveMcpSessions>();
+#pragma warning disable MCPEXP002 // The session handler is experimental; it only wraps the SDK's own run to know which sessions are live.
+        services.AddOptions<HttpServerTransportOptions>().Configure<Hosting.LiveMcpSessions>((transport, live) => transport.RunSessionHandler = live.RunAsync);
+#pragma warning restore MCPEXP002
         services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "oubliette", Version = typeof(McpServerSetup).Assembly.GetName().Version?.ToString(3) ?? "0" };
@@ -28,12 +33,27 @@ public static partial class McpServerSetup
             .WithTools<SessionTool>(McpJson.Options)
             .WithTools<ConfigLimitsTool>(McpJson.Options)
             .WithTools<CallerToolResponseTool>(McpJson.Options)
+            .WithMessageFilters(filters => filters.AddIncomingFilter(next => (context, cancellationToken) =>
+            {
+                // The SDK fails an unknown level while reading it, as an internal error: name it as the client's mistake.
+                if (context.JsonRpcMessage is JsonRpcRequest { Method: "logging/setLevel" } request)
+                {
+                    ClientLogLevel.Require(request.Params);
+                }
+
+                return next(context, cancellationToken);
+            }))
             .WithRequestFilters(filters =>
             {
                 filters.AddListToolsFilter(next => async (context, cancellationToken) =>
                 {
                     var result = await next(context, cancellationToken);
                     var caller = OublietteClaims.ToCaller(context.User);
+                    if (caller is { IsAgent: true })
+                    {
+                        context.Services!.GetRequiredService<AgentToolListChanges>().Listen(caller.Scope.ProjectId!.Value, context.Server);
+                    }
+
                     result.Tools = caller is { IsAgent: true }
                         ? AgentCalls.Visible(caller, result.Tools, context.Services!.GetRequiredService<Sessions.SessionService>())
                         : [.. result.Tools.Where(tool => caller is not null && (tool.Name == "caller_tool_response" ? !caller.Scope.IsReadOnly : MayEverUse(caller.Scope, tool.Name)))];
@@ -51,6 +71,13 @@ public static partial class McpServerSetup
                     callerContext.Caller = caller;
                     try
                     {
+                        // Arguments are checked against the tool's schema before anything runs: one message shape for every tool.
+                        if (context.MatchedPrimitive is McpServerTool tool
+                            && ArgumentCheck.Problem(tool.ProtocolTool.Name, tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
+                        {
+                            return ToolError(problem);
+                        }
+
                         if (caller.IsAgent && await AgentCalls.AttributeAsync(caller, context, callerContext, cancellationToken) is { } answered)
                         {
                             return answered;
@@ -71,7 +98,9 @@ public static partial class McpServerSetup
                     }
                     catch (JsonException exception)
                     {
-                        return ToolError($"invalid arguments for '{context.Params?.Name}': {exception.Message}");
+                        // The schema check above names most mistakes; what binding still refuses (a number out of range)
+                        // is named by its path, without .NET type names.
+                        return ToolError($"invalid arguments for '{context.Params?.Name}': {(exception.Path is { Length: > 2 } path ? $"'{path.TrimStart('$', '.')}' " : "")}does not fit its type");
                     }
                     catch (ArgumentException exception)
                     {

@@ -15,15 +15,23 @@ internal sealed class McpSessionSubscriber(McpServer server) : ISessionSubscribe
 
     public Task NotifyAsync(SessionEvent sessionEvent, CancellationToken cancellationToken)
     {
+        var level = sessionEvent.Type == "error" ? "error" : "info";
+        if (!ClientLogLevel.Allows(server, level))
+        {
+            // The client asked for less with logging/setLevel; it reads the event with session events.
+            return Task.CompletedTask;
+        }
+
         var payload = new JsonObject
         {
-            ["level"] = sessionEvent.Type == "error" ? "error" : "info",
+            ["level"] = level,
             ["logger"] = "oubliette.session",
             ["data"] = JsonSerializer.SerializeToNode(sessionEvent, McpJson.Options),
         };
         return server.SendNotificationAsync("notifications/message", payload, McpJson.Options, cancellationToken);
     }
 
+    /// <summary>A caller tool request is not a log line: it is sent whatever level the client set, as it waits for an answer.</summary>
     public Task NotifyCallerToolRequestAsync(CallerToolRequest request, CancellationToken cancellationToken)
     {
         var data = JsonSerializer.SerializeToNode(request, McpJson.Options)!.AsObject();

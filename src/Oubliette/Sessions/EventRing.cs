@@ -20,7 +20,14 @@ namespace Oubliette.Sessions;
 /// a cursor, never changes again.
 /// </para>
 /// </remarks>
-public sealed class EventRing(int capacity, long firstIndex = 0, long byteLimit = long.MaxValue)
+/// <param name="capacity">At most this many events are kept.</param>
+/// <param name="firstIndex">The index of the first event (after a restart: above every index handed out before).</param>
+/// <param name="byteLimit">At most this many approximate bytes of events are kept.</param>
+/// <param name="lastBefore">
+/// After a restart: the index of the last event the previous run had (null: unknown). The indices between it and
+/// <paramref name="firstIndex"/> were reserved but never held an event, so a reader is not told they were dropped.
+/// </param>
+public sealed class EventRing(int capacity, long firstIndex = 0, long byteLimit = long.MaxValue, long? lastBefore = null)
 {
     public const int MaxMergedDeltaLength = 4096;
 
@@ -101,6 +108,21 @@ public sealed class EventRing(int capacity, long firstIndex = 0, long byteLimit 
     }
 
     /// <summary>
+    /// The index of the newest event that ever existed: in this run, else the previous run's last (-1 when none did);
+    /// kept with the session so that the next run knows which reserved indices never held an event.
+    /// </summary>
+    public long LastExistingIndex
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _next > _start ? _next - 1 : lastBefore ?? _start - 1;
+            }
+        }
+    }
+
+    /// <summary>
     /// A count of changes (events appended, deltas merged) while the newest event is a delta nobody has read, which may
     /// still grow; null when it is not.
     /// </summary>
@@ -159,6 +181,12 @@ public sealed class EventRing(int capacity, long firstIndex = 0, long byteLimit 
             var oldest = _oldest;
             var from = sinceIndex < 0 ? oldest : sinceIndex + 1;
             var dropped = from < oldest ? oldest - from : 0;
+            if (from < _start && lastBefore is { } last)
+            {
+                // Indices after the previous run's last event and before this run's first never held an event.
+                dropped -= _start - Math.Max(from, last + 1);
+            }
+
             from = Math.Max(from, oldest);
             var count = (int)Math.Min(_next - from, max ?? int.MaxValue);
             long bytes = 0;

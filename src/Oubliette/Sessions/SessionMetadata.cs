@@ -26,4 +26,7 @@ public sealed record SessionMetadata
 
     /// <summary>Event indices below this are used up; after a restart the buffer starts here, so indices keep increasing.</summary>
     public long ReservedEventIndex { get; init; }
+
+    /// <summary>The index of the last event when this was written (null in files from before it was kept).</summary>
+    public long? LastEventIndex { get; init; }
 }

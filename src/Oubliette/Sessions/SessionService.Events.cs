@@ -265,6 +265,11 @@ public sealed partial class SessionService
         }
 
         _agentToolCalls.ForgetSession(session.Metadata.SessionId);
+        if (session.Caller is not null)
+        {
+            // Its lent tools are no longer offered.
+            CallerToolsChanged?.Invoke(session.Metadata.ProjectId);
+        }
 
         Emit(session, "status", status: status);
         _metrics.SessionDuration.Observe((_time.GetUtcNow() - session.Metadata.CreatedAt).TotalSeconds);
@@ -369,7 +374,7 @@ public sealed partial class SessionService
         await session.PersistGate.WaitAsync(cancellationToken);
         try
         {
-            await _store.SaveAsync(session.Metadata, cancellationToken);
+            await _store.SaveAsync(session.Metadata with { LastEventIndex = session.Events.LastExistingIndex }, cancellationToken);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {

@@ -78,6 +78,11 @@ public sealed partial class SessionService
                 $"project {project.Id:D} isolates its workspaces: a child of session {parent.Metadata.SessionId} works in its parent's workspace {parent.Metadata.WorkspaceId:D} or a new one (create_workspace), not in workspace {asked:D}");
         }
 
+        // What the caller asked for is checked before anything happens, whether the spawn then resumes or starts afresh.
+        var askedModel = request.Model is null ? null : _models.ModelFor(project, request.Model);
+        var askedAutonomy = request.Autonomy is null ? null : ConfigParser.RequireLevel("autonomy", request.Autonomy);
+        var askedReasoning = request.Reasoning is null ? null : ConfigParser.RequireLevel("reasoning", request.Reasoning);
+
         // A child works where its parent does (so the parent sees its files), unless it asks for another workspace.
         var workspaceId = parent is not null && request.WorkspaceId is null && !request.CreateWorkspace
             ? parent.Metadata.WorkspaceId
@@ -88,14 +93,21 @@ public sealed partial class SessionService
         {
             Subscribe(resumable, subscriber);
             BindCaller(resumable, request.Caller);
-            await StartTurnAsync(project, resumable, prompt, cancellationToken);
+            // The resumed session takes what was asked from this turn on; what was not asked stays as the session had it.
+            await StartTurnAsync(project, resumable, prompt, cancellationToken,
+                metadata => metadata with
+                {
+                    Model = askedModel is null ? metadata.Model : $"{askedModel.ProviderId}/{askedModel.ModelId}",
+                    Autonomy = askedAutonomy ?? metadata.Autonomy,
+                    Reasoning = askedReasoning ?? metadata.Reasoning,
+                });
             return Result(resumable, resumed: true);
         }
 
-        var model = _models.ModelFor(project, request.Model)
+        var model = askedModel ?? _models.ModelFor(project, null)
             ?? throw new InvalidArgumentException("no model is configured: set models.models and defaults.agent.model (or models.defaults.session_model), or pass model");
-        var autonomy = ConfigParser.RequireLevel("autonomy", request.Autonomy ?? project.Autonomy);
-        var reasoning = ConfigParser.RequireLevel("reasoning", request.Reasoning ?? project.Reasoning);
+        var autonomy = askedAutonomy ?? ConfigParser.RequireLevel("autonomy", project.Autonomy);
+        var reasoning = askedReasoning ?? ConfigParser.RequireLevel("reasoning", project.Reasoning);
 
         LiveSession session;
         var spawnLock = await _spawnLocks.AcquireAsync(project.Id, cancellationToken);
@@ -297,13 +309,20 @@ public sealed partial class SessionService
         }
     }
 
-    private static void BindCaller(LiveSession session, CallerBinding? caller)
+    private void BindCaller(LiveSession session, CallerBinding? caller)
     {
         if (caller is not null)
         {
             session.Caller = caller;
+            CallerToolsChanged?.Invoke(session.Metadata.ProjectId);
         }
     }
+
+    /// <summary>
+    /// Raised with the project id when the caller tools lent to its live sessions change (lent, or their session ended),
+    /// so that its agents can be told to list their tools again.
+    /// </summary>
+    public event Action<Guid>? CallerToolsChanged;
 
     /// <summary>The project a session belongs to (for the permission check before anything else).</summary>
     public Guid ProjectOf(string? sessionId) => Require(sessionId).Metadata.ProjectId;
@@ -529,7 +548,7 @@ public sealed partial class SessionService
             foreach (var metadata in await _store.LoadAllAsync(project.Id, cancellationToken))
             {
                 var restored = metadata with { ReservedEventIndex = metadata.ReservedEventIndex + IndexReservation };
-                var session = new LiveSession(restored, new EventRing(_config.Server.EventBufferSize, metadata.ReservedEventIndex, _config.Server.EventBufferBytes))
+                var session = new LiveSession(restored, new EventRing(_config.Server.EventBufferSize, metadata.ReservedEventIndex, _config.Server.EventBufferBytes, metadata.LastEventIndex))
                 {
                     PromptDelivered = metadata.Status == SessionStatus.Running,
                 };
@@ -568,7 +587,8 @@ public sealed partial class SessionService
         }
     }
 
-    private async Task StartTurnAsync(ProjectMetadata project, LiveSession session, string prompt, CancellationToken cancellationToken)
+    private async Task StartTurnAsync(ProjectMetadata project, LiveSession session, string prompt, CancellationToken cancellationToken,
+        Func<SessionMetadata, SessionMetadata>? settings = null)
     {
         SessionMetadata before;
         lock (session.Gate)
@@ -590,7 +610,7 @@ public sealed partial class SessionService
             session.TurnFailed = false;
             session.PromptDelivered = false;
             session.TurnStart = (metadata.TokensIn, metadata.TokensOut, metadata.CostUsd);
-            session.Metadata = metadata with
+            session.Metadata = (settings?.Invoke(metadata) ?? metadata) with
             {
                 Status = SessionStatus.Running,
                 // The record keeps the start of the prompt: it is persisted on every state change, and the agent has the whole.
@@ -639,7 +659,11 @@ public sealed partial class SessionService
                 return;
             }
 
-            session.Metadata = current with { Status = before.Status, Turns = before.Turns, Error = before.Error, UpdatedAt = before.UpdatedAt };
+            session.Metadata = current with
+            {
+                Status = before.Status, Turns = before.Turns, Error = before.Error, UpdatedAt = before.UpdatedAt,
+                Model = before.Model, Autonomy = before.Autonomy, Reasoning = before.Reasoning,
+            };
             session.SignalChange();
         }
 

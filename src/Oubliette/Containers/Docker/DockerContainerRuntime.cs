@@ -158,6 +158,16 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
         var inspected = await CallAsync("inspect an exec", token => _client.Exec.InspectContainerExecAsync(created.ID, token), cancellationToken);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         var timedOut = inspected.ExitCode == 137 && elapsed >= request.Timeout * 0.95;
+        if (inspected.ExitCode is 126 or 127 && output.Stdout.Contains("OCI runtime", StringComparison.Ordinal)
+            && output.Stdout.Contains("chdir to cwd", StringComparison.Ordinal))
+        {
+            // The runtime could not enter the directory, so nothing ran: the caller's mistake, not the command's exit.
+            var why = output.Stdout.Contains("not a directory", StringComparison.Ordinal) ? "is not a directory"
+                : output.Stdout.Contains("permission denied", StringComparison.Ordinal) ? $"may not be entered by user {request.User}"
+                : "does not exist";
+            throw new Errors.InvalidArgumentException($"working_dir '{request.WorkingDirectory}' {why} in the container; the command was not run");
+        }
+
         return new ExecResult(output.Stdout, output.Stderr, inspected.ExitCode, timedOut, output.TruncatedBytes);
     }
 

@@ -1,0 +1,105 @@
+using System.Text.Json;
+using Oubliette.Auth;
+
+namespace Oubliette.Mcp;
+
+/// <summary>
+/// Checks a tool call's arguments against the tool's input schema before they are bound to parameters, so that every
+/// tool refuses unknown arguments, missing required ones and wrong JSON types the same way, naming the field, the value
+/// and what is allowed (binding would otherwise fail with .NET type names).
+/// </summary>
+internal static class ArgumentCheck
+{
+    /// <summary>Why the arguments do not fit <paramref name="inputSchema"/>, or null when they do.</summary>
+    public static string? Problem(string tool, JsonElement inputSchema, IDictionary<string, JsonElement>? arguments)
+    {
+        if (inputSchema.ValueKind != JsonValueKind.Object || !inputSchema.TryGetProperty("properties", out var properties)
+            || properties.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        arguments ??= new Dictionary<string, JsonElement>();
+        var allowed = properties.EnumerateObject().Select(property => property.Name).ToList();
+        foreach (var name in arguments.Keys.Order(StringComparer.Ordinal))
+        {
+            if (!properties.TryGetProperty(name, out _))
+            {
+                return $"{tool}: unknown argument '{Bounded(name)}' (allowed: {string.Join(", ", allowed)})";
+            }
+        }
+
+        if (inputSchema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var name in required.EnumerateArray().Select(item => item.GetString()).OfType<string>())
+            {
+                if (!arguments.TryGetValue(name, out var given) || given.ValueKind == JsonValueKind.Null)
+                {
+                    return name == "action" && ActionCatalog.ActionsOf(tool) is { Count: > 0 } actions
+                        ? $"{tool}: 'action' is required (allowed: {string.Join(", ", actions)})"
+                        : $"{tool}: '{name}' is required";
+                }
+            }
+        }
+
+        foreach (var (name, value) in arguments.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            var types = TypesOf(properties.GetProperty(name));
+            if (types.Count > 0 && !types.Any(type => Fits(type, value)))
+            {
+                var expected = string.Join(" or ", types.Where(type => type != "null").Select(Article));
+                return $"{tool}: '{name}' must be {(expected.Length == 0 ? "null" : expected)}, not {Describe(value)}";
+            }
+        }
+
+        return null;
+    }
+
+    private static List<string> TypesOf(JsonElement property)
+    {
+        if (!property.TryGetProperty("type", out var type))
+        {
+            return [];
+        }
+
+        return type.ValueKind switch
+        {
+            JsonValueKind.String => [type.GetString()!],
+            JsonValueKind.Array => [.. type.EnumerateArray().Where(item => item.ValueKind == JsonValueKind.String).Select(item => item.GetString()!)],
+            _ => [],
+        };
+    }
+
+    private static bool Fits(string type, JsonElement value) => type switch
+    {
+        "string" => value.ValueKind == JsonValueKind.String,
+        "integer" => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out _),
+        "number" => value.ValueKind == JsonValueKind.Number,
+        "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+        "array" => value.ValueKind == JsonValueKind.Array,
+        "object" => value.ValueKind == JsonValueKind.Object,
+        "null" => value.ValueKind == JsonValueKind.Null,
+        _ => true,
+    };
+
+    private static string Article(string type) => type switch
+    {
+        "integer" => "an integer",
+        "array" => "an array",
+        "object" => "an object",
+        _ => "a " + type,
+    };
+
+    /// <summary>The value as the caller sent it (bounded), with its JSON type.</summary>
+    private static string Describe(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => $"the string {Bounded(value.GetRawText())}",
+        JsonValueKind.Number => $"the number {Bounded(value.GetRawText())}",
+        JsonValueKind.True or JsonValueKind.False => $"the boolean {value.GetRawText()}",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        _ => "null",
+    };
+
+    private static string Bounded(string text) => text.Length > 60 ? text[..60] + "…" : text;
+}
