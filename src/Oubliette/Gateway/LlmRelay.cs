@@ -40,6 +40,16 @@ public sealed partial class LlmRelay(
             return;
         }
 
+        // Only the model call OpenCode makes is relayed: the key opens every other endpoint of the provider too (files,
+        // batches, fine-tuning, the account's models...), none of which the gateway could meter.
+        var modelPath = ModelPath(credential.Kind);
+        if (!HttpMethods.IsPost(context.Request.Method) || path != modelPath)
+        {
+            await RefuseAsync(context, projectId, StatusCodes.Status404NotFound,
+                $"the gateway relays model calls only (POST /llm/{provider}/{modelPath}), not {Shown(context.Request.Method)} /llm/{provider}/{Shown(path)}");
+            return;
+        }
+
         // Every model call belongs to a live session of this container's project: a call naming none would spend
         // outside every session's budget (a side door), so it is refused before anything reaches the provider.
         var (agentSessionId, refusal) = sessions.GatewaySession(projectId, hostKey, Header(context, "x-session-id"), Header(context, "x-parent-session-id"));
@@ -57,8 +67,16 @@ public sealed partial class LlmRelay(
 
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-        var model = ModelOf(body, provider);
-        var target = new Uri($"{(credential.BaseUrl ?? DefaultBaseUrl(credential.Kind)).TrimEnd('/')}/{path}{context.Request.QueryString}");
+        var (requested, model) = ModelOf(body, provider);
+        if (model is null)
+        {
+            // A model the operator did not configure has no price: served, it would be billed $0 and never reach max_cost_usd.
+            await RefuseAsync(context, projectId, StatusCodes.Status403Forbidden,
+                $"model '{Shown(requested ?? "")}' is not a configured model of provider '{provider}' (models.models); the gateway serves only the models it meters");
+            return;
+        }
+
+        var target = new Uri($"{(credential.BaseUrl ?? DefaultBaseUrl(credential.Kind)).TrimEnd('/')}/{modelPath}");
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target) { Content = new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length) };
         foreach (var (name, values) in context.Request.Headers)
         {
@@ -142,19 +160,26 @@ public sealed partial class LlmRelay(
         }
     }
 
-    private ModelConfig? ModelOf(MemoryStream body, string provider)
+    /// <summary>The model the call names, and its configuration when it is one of the provider's configured models.</summary>
+    private (string? Requested, ModelConfig? Model) ModelOf(MemoryStream body, string provider)
     {
         try
         {
             using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-            var requested = document.RootElement.TryGetProperty("model", out var value) ? value.GetString() : null;
-            return config.Models.Models.Values.FirstOrDefault(model => model.Provider == provider && model.Model == requested);
+            var requested = document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("model", out var value)
+                && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+            return (requested, config.Models.Models.Values.FirstOrDefault(model => model.Provider == provider && model.Model == requested));
         }
         catch (JsonException)
         {
-            return null;
+            return (null, null);
         }
     }
+
+    /// <summary>The one endpoint OpenCode's provider packages call under the credential's base URL.</summary>
+    private static string ModelPath(string kind) => kind == "anthropic" ? "messages" : "chat/completions";
+
+    private static string Shown(string value) => value.Length > 80 ? value[..80] + "…" : value;
 
     private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
 
