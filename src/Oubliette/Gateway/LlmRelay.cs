@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
 using Oubliette.Agents;
 using Oubliette.Configuration;
@@ -18,6 +19,7 @@ public sealed partial class LlmRelay(
     SessionService sessions,
     IHttpClientFactory httpClients,
     AuditLog audit,
+    IHostApplicationLifetime lifetime,
     ILogger<LlmRelay> logger)
 {
     public const string HttpClientName = "oubliette-llm";
@@ -65,6 +67,41 @@ public sealed partial class LlmRelay(
             return;
         }
 
+        // The budget is checked before a call and charged after it: calls made at once would all pass the check. A tree
+        // has at most MaxCallsInFlightPerTree at a time, so it overshoots max_cost_usd by at most that many calls.
+        var tree = sessions.RootOfAgentSession(projectId, agentSessionId) ?? agentSessionId;
+        if (_inFlight.AddOrUpdate(tree, 1, (_, count) => count + 1) > MaxCallsInFlightPerTree)
+        {
+            EndCall(tree);
+            await RefuseAsync(context, projectId, StatusCodes.Status429TooManyRequests,
+                $"session tree {tree} already has {MaxCallsInFlightPerTree} model calls in flight; max_cost_usd is checked before each call, so no more run at once");
+            return;
+        }
+
+        try
+        {
+            await RelayCheckedAsync(context, provider, projectId, credential, modelPath, agentSessionId);
+        }
+        finally
+        {
+            EndCall(tree);
+        }
+    }
+
+    private const int MaxCallsInFlightPerTree = 8;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _inFlight = new(StringComparer.Ordinal);
+
+    private void EndCall(string tree)
+    {
+        if (_inFlight.AddOrUpdate(tree, 0, (_, count) => count - 1) <= 0)
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, int>(tree, 0));
+        }
+    }
+
+    private async Task RelayCheckedAsync(HttpContext context, string provider, Guid projectId, ProviderCredential credential, string modelPath, string agentSessionId)
+    {
+
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         var (requested, model) = ModelOf(body, provider);
@@ -77,7 +114,10 @@ public sealed partial class LlmRelay(
         }
 
         var target = new Uri($"{(credential.BaseUrl ?? DefaultBaseUrl(credential.Kind)).TrimEnd('/')}/{modelPath}");
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target) { Content = new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length) };
+        var content = credential.Kind != "anthropic" && UsageRequested(body) is { } rewritten
+            ? new ByteArrayContent(rewritten)
+            : new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length);
+        using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = content };
         foreach (var (name, values) in context.Request.Headers)
         {
             if (HopHeaders.Contains(name))
@@ -137,17 +177,40 @@ public sealed partial class LlmRelay(
 
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var scanner = new UsageScanner();
-        await using var upstream = await response.Content.ReadAsStreamAsync(context.RequestAborted);
+        // The usage comes last: an agent that hangs up before it has still been billed by the provider, so the answer
+        // is read to its end (within UsageDrainLimit of the hang-up) and metered even when nobody receives it any more.
+        // The upstream read never takes the client's token: cancelling it would drop the provider's connection.
+        using var drain = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        using var onHangUp = context.RequestAborted.Register(() => drain.CancelAfter(UsageDrainLimit));
+        await using var upstream = await response.Content.ReadAsStreamAsync(drain.Token);
         var buffer = new byte[16384];
+        var clientGone = false;
         try
         {
             int read;
-            while ((read = await upstream.ReadAsync(buffer, context.RequestAborted)) > 0)
+            while ((read = await upstream.ReadAsync(buffer, drain.Token)) > 0)
             {
                 scanner.Feed(buffer.AsSpan(0, read));
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                if (clientGone)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                }
+                catch (Exception exception) when (exception is OperationCanceledException or IOException || context.RequestAborted.IsCancellationRequested)
+                {
+                    clientGone = true;
+                }
             }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or HttpRequestException
+            && (clientGone || context.RequestAborted.IsCancellationRequested))
+        {
+            // The provider took longer than UsageDrainLimit after the agent left (or the server stops): metered as far as it got.
         }
         finally
         {
@@ -157,6 +220,43 @@ public sealed partial class LlmRelay(
                 var cost = model?.Cost.Of(scanner.InputTokens, scanner.OutputTokens) ?? 0;
                 sessions.RecordUsage(projectId, agentSessionId, scanner.InputTokens, scanner.OutputTokens, cost);
             }
+        }
+    }
+
+    /// <summary>How long an answer the agent hung up on is still read for its usage.</summary>
+    private static readonly TimeSpan UsageDrainLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// An OpenAI-style streamed call reports its usage only with <c>stream_options.include_usage</c>: OpenCode asks for it,
+    /// a call made by hand may not. Returns the body with it set, or null when it is already set or nothing streams.
+    /// </summary>
+    private static byte[]? UsageRequested(MemoryStream body)
+    {
+        try
+        {
+            if (JsonNode.Parse(body.GetBuffer().AsSpan(0, (int)body.Length)) is not JsonObject root
+                || root["stream"] is not JsonValue stream || !stream.TryGetValue<bool>(out var streaming) || !streaming)
+            {
+                return null;
+            }
+
+            if (root["stream_options"] is JsonObject options && options["include_usage"] is JsonValue include && include.TryGetValue<bool>(out var asked) && asked)
+            {
+                return null;
+            }
+
+            if (root["stream_options"] is not JsonObject existing)
+            {
+                existing = new JsonObject();
+                root["stream_options"] = existing;
+            }
+
+            existing["include_usage"] = true;
+            return JsonSerializer.SerializeToUtf8Bytes(root);
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

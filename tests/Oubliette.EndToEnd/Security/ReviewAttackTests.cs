@@ -139,4 +139,98 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
         var grown = (GC.GetTotalMemory(forceFullCollection: true) - before) / (1024 * 1024);
         Assert.True(grown < Megabytes / 4, $"the server kept {grown} MiB more after the agent sent one unfinished line of {Megabytes} MiB");
     }
+
+    /// <summary>
+    /// Usage comes last in a streamed answer. An agent that hangs up after the text and before the usage chunk (the
+    /// provider has billed the prompt and the answer by then) made the gateway stop reading: the call was never metered.
+    /// </summary>
+    [Fact]
+    public async Task A_model_call_hung_up_on_before_its_usage_arrives_is_still_metered()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("hello", 10, 10));
+        var sessionId = await _fixture.SpawnAsync("Say hello");
+        await _fixture.WaitAsync(sessionId);
+        var secret = await StealCredentialAsync();
+        var agentSession = await AgentSessionIdAsync(sessionId);
+        _fixture.Model.Enqueue(ScriptStep.Stream(["the answer ", "is long"], TimeSpan.FromSeconds(2), 1_000_000, 1_000_000));
+        var costBefore = (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble();
+
+        var call = await AsAgentAsync(
+            $"curl -s -N --max-time 3 --unix-socket /run/gateway/gateway.sock http://gateway/llm/scripted/chat/completions -H 'Authorization: Bearer {secret}' -H 'x-session-id: {agentSession}'"
+            + " -H 'content-type: application/json' -d '{\"model\":\"scripted-model\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hang up early\"}]}'; echo \"exit=$?\"");
+        Assert.Contains("the answer", call.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("usage", call.Stdout, StringComparison.Ordinal);
+
+        var expected = costBefore + (1_000_000 * 1000 / 1e6) + (1_000_000 * 2000 / 1e6);
+        var waited = Stopwatch.StartNew();
+        var cost = costBefore;
+        while (waited.Elapsed < TimeSpan.FromSeconds(20) && cost < expected)
+        {
+            await Task.Delay(250);
+            cost = (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble();
+        }
+
+        Assert.Equal(expected, cost, 3);
+    }
+
+    /// <summary>
+    /// An OpenAI-style stream reports usage only when asked (<c>stream_options.include_usage</c>); OpenCode asks, a call
+    /// made by hand need not, and the provider then bills tokens the gateway never sees. The gateway asks for it itself.
+    /// </summary>
+    [Fact]
+    public async Task A_streamed_model_call_made_by_hand_always_asks_the_provider_for_its_usage()
+    {
+        _fixture.Model.Enqueue(ScriptStep.Reply("hello", 10, 10));
+        var sessionId = await _fixture.SpawnAsync("Say hello");
+        await _fixture.WaitAsync(sessionId);
+        var secret = await StealCredentialAsync();
+        var agentSession = await AgentSessionIdAsync(sessionId);
+        _fixture.Model.Enqueue(ScriptStep.Reply("one", 10, 10), ScriptStep.Reply("two", 10, 10));
+        var before = _fixture.Model.Requests.Count;
+
+        var omitted = await GatewayCallAsync(secret, agentSession, "POST", "/llm/scripted/chat/completions",
+            "{\"model\":\"scripted-model\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"no usage please\"}]}");
+        var refused = await GatewayCallAsync(secret, agentSession, "POST", "/llm/scripted/chat/completions",
+            "{\"model\":\"scripted-model\",\"stream\":true,\"stream_options\":{\"include_usage\":false},\"messages\":[{\"role\":\"user\",\"content\":\"no usage please\"}]}");
+
+        Assert.Equal(200, omitted.Status);
+        Assert.Equal(200, refused.Status);
+        var relayed = _fixture.Model.Requests.Skip(before).ToList();
+        Assert.Equal(2, relayed.Count);
+        Assert.All(relayed, request =>
+            Assert.True(request.Body.TryGetProperty("stream_options", out var options) && options.TryGetProperty("include_usage", out var include) && include.GetBoolean(),
+                $"relayed without include_usage: {request.AllText}"));
+    }
+
+    /// <summary>
+    /// <c>max_cost_usd</c> is checked before each model call and charged after it: calls made at the same moment all
+    /// pass the check. An agent firing thirty calls at once spent thirty times what its tree was allowed.
+    /// </summary>
+    [Fact]
+    public async Task Model_calls_fired_at_once_cannot_spend_far_past_max_cost_usd()
+    {
+        await _fixture.DisposeAsync();
+        _fixture = await SessionFixture.StartAsync(docker, """ "limits": { "max_cost_usd": 1 } """);
+        _fixture.Model.Enqueue(ScriptStep.Reply("hello"));
+        var sessionId = await _fixture.SpawnAsync("Say hello");
+        await _fixture.WaitAsync(sessionId);
+        var secret = await StealCredentialAsync();
+        var agentSession = await AgentSessionIdAsync(sessionId);
+        const int Calls = 30;
+        for (var call = 0; call < Calls; call++)
+        {
+            // $1 each (1000 input tokens at $1000 per million), answered over 3 s so that they overlap.
+            _fixture.Model.Enqueue(ScriptStep.Stream(["spent"], TimeSpan.FromSeconds(3), 1000, 0));
+        }
+
+        var fired = await AsAgentAsync(
+            $"for i in $(seq 1 {Calls}); do curl -s -o /dev/null -w '%{{http_code}}\\n' --unix-socket /run/gateway/gateway.sock http://gateway/llm/scripted/chat/completions"
+            + $" -H 'Authorization: Bearer {secret}' -H 'x-session-id: {agentSession}' -H 'content-type: application/json'"
+            + " -d '{\"model\":\"scripted-model\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"spend\"}]}' & done; wait", 120);
+
+        var served = fired.Stdout.Split('\n').Count(line => line.Trim() == "200");
+        var cost = (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble();
+        Assert.True(served <= 8, $"{served} of {Calls} simultaneous calls were served against max_cost_usd $1; the tree spent ${cost}");
+        Assert.True(cost <= 8, $"the tree spent ${cost} against max_cost_usd $1");
+    }
 }
