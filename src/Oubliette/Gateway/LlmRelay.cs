@@ -301,13 +301,13 @@ public sealed partial class LlmRelay(
     }
 
     /// <summary>The project and container whose credential the call presents (Bearer, or x-api-key as Anthropic clients send it).</summary>
-    private GatewayIdentity? IdentityOf(HttpContext context)
-    {
-        var presented = context.Request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+    private GatewayIdentity? IdentityOf(HttpContext context) => credentials.Identify(PresentedCredential(context.Request));
+
+    /// <summary>The credential a model call presents: Bearer, or x-api-key as Anthropic clients send it.</summary>
+    public static string PresentedCredential(HttpRequest request) =>
+        request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? bearer[7..].Trim()
-            : context.Request.Headers["x-api-key"].ToString();
-        return credentials.Identify(presented);
-    }
+            : request.Headers["x-api-key"].ToString();
 
     private static string? Header(HttpContext context, string name) =>
         context.Request.Headers[name].ToString() is { Length: > 0 } value ? value : null;

@@ -233,4 +233,59 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.True(served <= 8, $"{served} of {Calls} simultaneous calls were served against max_cost_usd $1; the tree spent ${cost}");
         Assert.True(cost <= 8, $"the tree spent ${cost} against max_cost_usd $1");
     }
+
+    /// <summary>
+    /// Every POST body was read into memory before anything looked at who sent it: a client without any token (over TCP,
+    /// to /llm/… or to any unknown path) held max_request_body_bytes of the server's memory per connection, as many
+    /// connections as it liked.
+    /// </summary>
+    [Fact]
+    public async Task Bodies_of_requests_nobody_will_read_are_not_held_in_memory()
+    {
+        const int Connections = 60;
+        const int BodyBytes = 4 * 1024 * 1024;
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var address = _fixture.Server.Server.Address;
+        var sockets = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            var chunk = new byte[65536];
+            Array.Fill(chunk, (byte)'a');
+            for (var index = 0; index < Connections; index++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(address.Host, address.Port);
+                sockets.Add(socket);
+                var path = index % 2 == 0 ? "/llm/scripted/chat/completions" : "/no/such/path";
+                await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {BodyBytes}\r\n\r\n"));
+                // All but the last byte: the body never completes, so whatever was buffered stays buffered.
+                for (var sent = 0; sent < BodyBytes - 1;)
+                {
+                    var take = Math.Min(chunk.Length, BodyBytes - 1 - sent);
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                    try
+                    {
+                        sent += await socket.SendAsync(chunk.AsMemory(0, take), System.Net.Sockets.SocketFlags.None, timeout.Token);
+                    }
+                    catch (Exception exception) when (exception is OperationCanceledException or System.Net.Sockets.SocketException)
+                    {
+                        // The server stopped reading (or answered and closed): nothing more of this body is held.
+                        break;
+                    }
+                }
+            }
+
+            await Task.Delay(1000);
+            var grown = (GC.GetTotalMemory(forceFullCollection: true) - before) / (1024 * 1024);
+            Assert.True(grown < 64, $"{Connections} unauthenticated connections made the server hold {grown} MiB more");
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+    }
 }
