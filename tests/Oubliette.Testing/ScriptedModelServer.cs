@@ -21,6 +21,7 @@ public sealed class ScriptedModelServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<ScriptStep> _script = new();
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly ConcurrentQueue<(string Method, string Path, string? Authorization)> _otherRequests = new();
     private readonly ConcurrentQueue<(string Marker, IReadOnlyList<ScriptStep> Steps)> _conversations = new();
     private readonly CancellationTokenSource _stopping = new();
 
@@ -34,6 +35,9 @@ public sealed class ScriptedModelServer : IAsyncDisposable
 
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
 
+    /// <summary>Requests to anything but the two model routes (answered 404), with the credential they carried.</summary>
+    public IReadOnlyList<(string Method, string Path, string? Authorization)> OtherRequests => [.. _otherRequests];
+
     /// <summary>Requests that belong to the agent's work (not OpenCode's own title generation).</summary>
     public IReadOnlyList<RecordedRequest> AgentRequests => [.. _requests.Where(request => !request.IsTitleRequest)];
 
@@ -46,6 +50,12 @@ public sealed class ScriptedModelServer : IAsyncDisposable
         ScriptedModelServer? server = null;
         app.MapPost("/v1/chat/completions", (HttpContext context) => server!.HandleAsync(context, anthropic: false));
         app.MapPost("/v1/messages", (HttpContext context) => server!.HandleAsync(context, anthropic: true));
+        app.MapFallback((HttpContext context) =>
+        {
+            server!._otherRequests.Enqueue((context.Request.Method, context.Request.Path + context.Request.QueryString, context.Request.Headers.Authorization.ToString()));
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server = new ScriptedModelServer(app, new Uri(address));

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
 using Oubliette.Agents;
 using Oubliette.Configuration;
@@ -18,6 +19,7 @@ public sealed partial class LlmRelay(
     SessionService sessions,
     IHttpClientFactory httpClients,
     AuditLog audit,
+    IHostApplicationLifetime lifetime,
     ILogger<LlmRelay> logger)
 {
     public const string HttpClientName = "oubliette-llm";
@@ -40,6 +42,16 @@ public sealed partial class LlmRelay(
             return;
         }
 
+        // Only the model call OpenCode makes is relayed: the key opens every other endpoint of the provider too (files,
+        // batches, fine-tuning, the account's models...), none of which the gateway could meter.
+        var modelPath = ModelPath(credential.Kind);
+        if (!HttpMethods.IsPost(context.Request.Method) || path != modelPath)
+        {
+            await RefuseAsync(context, projectId, StatusCodes.Status404NotFound,
+                $"the gateway relays model calls only (POST /llm/{provider}/{modelPath}), not {Shown(context.Request.Method)} /llm/{provider}/{Shown(path)}");
+            return;
+        }
+
         // Every model call belongs to a live session of this container's project: a call naming none would spend
         // outside every session's budget (a side door), so it is refused before anything reaches the provider.
         var (agentSessionId, refusal) = sessions.GatewaySession(projectId, hostKey, Header(context, "x-session-id"), Header(context, "x-parent-session-id"));
@@ -55,11 +67,57 @@ public sealed partial class LlmRelay(
             return;
         }
 
+        // The budget is checked before a call and charged after it: calls made at once would all pass the check. A tree
+        // has at most MaxCallsInFlightPerTree at a time, so it overshoots max_cost_usd by at most that many calls.
+        var tree = sessions.RootOfAgentSession(projectId, agentSessionId) ?? agentSessionId;
+        if (_inFlight.AddOrUpdate(tree, 1, (_, count) => count + 1) > MaxCallsInFlightPerTree)
+        {
+            EndCall(tree);
+            await RefuseAsync(context, projectId, StatusCodes.Status429TooManyRequests,
+                $"session tree {tree} already has {MaxCallsInFlightPerTree} model calls in flight; max_cost_usd is checked before each call, so no more run at once");
+            return;
+        }
+
+        try
+        {
+            await RelayCheckedAsync(context, provider, projectId, credential, modelPath, agentSessionId);
+        }
+        finally
+        {
+            EndCall(tree);
+        }
+    }
+
+    private const int MaxCallsInFlightPerTree = 8;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _inFlight = new(StringComparer.Ordinal);
+
+    private void EndCall(string tree)
+    {
+        if (_inFlight.AddOrUpdate(tree, 0, (_, count) => count - 1) <= 0)
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, int>(tree, 0));
+        }
+    }
+
+    private async Task RelayCheckedAsync(HttpContext context, string provider, Guid projectId, ProviderCredential credential, string modelPath, string agentSessionId)
+    {
+
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-        var model = ModelOf(body, provider);
-        var target = new Uri($"{(credential.BaseUrl ?? DefaultBaseUrl(credential.Kind)).TrimEnd('/')}/{path}{context.Request.QueryString}");
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target) { Content = new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length) };
+        var (requested, model) = ModelOf(body, provider);
+        if (model is null)
+        {
+            // A model the operator did not configure has no price: served, it would be billed $0 and never reach max_cost_usd.
+            await RefuseAsync(context, projectId, StatusCodes.Status403Forbidden,
+                $"model '{Shown(requested ?? "")}' is not a configured model of provider '{provider}' (models.models); the gateway serves only the models it meters");
+            return;
+        }
+
+        var target = new Uri($"{(credential.BaseUrl ?? DefaultBaseUrl(credential.Kind)).TrimEnd('/')}/{modelPath}");
+        var content = credential.Kind != "anthropic" && UsageRequested(body) is { } rewritten
+            ? new ByteArrayContent(rewritten)
+            : new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length);
+        using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = content };
         foreach (var (name, values) in context.Request.Headers)
         {
             if (HopHeaders.Contains(name))
@@ -119,17 +177,40 @@ public sealed partial class LlmRelay(
 
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var scanner = new UsageScanner();
-        await using var upstream = await response.Content.ReadAsStreamAsync(context.RequestAborted);
+        // The usage comes last: an agent that hangs up before it has still been billed by the provider, so the answer
+        // is read to its end (within UsageDrainLimit of the hang-up) and metered even when nobody receives it any more.
+        // The upstream read never takes the client's token: cancelling it would drop the provider's connection.
+        using var drain = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        using var onHangUp = context.RequestAborted.Register(() => drain.CancelAfter(UsageDrainLimit));
+        await using var upstream = await response.Content.ReadAsStreamAsync(drain.Token);
         var buffer = new byte[16384];
+        var clientGone = false;
         try
         {
             int read;
-            while ((read = await upstream.ReadAsync(buffer, context.RequestAborted)) > 0)
+            while ((read = await upstream.ReadAsync(buffer, drain.Token)) > 0)
             {
                 scanner.Feed(buffer.AsSpan(0, read));
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                if (clientGone)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                }
+                catch (Exception exception) when (exception is OperationCanceledException or IOException || context.RequestAborted.IsCancellationRequested)
+                {
+                    clientGone = true;
+                }
             }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or HttpRequestException
+            && (clientGone || context.RequestAborted.IsCancellationRequested))
+        {
+            // The provider took longer than UsageDrainLimit after the agent left (or the server stops): metered as far as it got.
         }
         finally
         {
@@ -142,19 +223,63 @@ public sealed partial class LlmRelay(
         }
     }
 
-    private ModelConfig? ModelOf(MemoryStream body, string provider)
+    /// <summary>How long an answer the agent hung up on is still read for its usage.</summary>
+    private static readonly TimeSpan UsageDrainLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// An OpenAI-style streamed call reports its usage only with <c>stream_options.include_usage</c>: OpenCode asks for it,
+    /// a call made by hand may not. Returns the body with it set, or null when it is already set or nothing streams.
+    /// </summary>
+    private static byte[]? UsageRequested(MemoryStream body)
     {
         try
         {
-            using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-            var requested = document.RootElement.TryGetProperty("model", out var value) ? value.GetString() : null;
-            return config.Models.Models.Values.FirstOrDefault(model => model.Provider == provider && model.Model == requested);
+            if (JsonNode.Parse(body.GetBuffer().AsSpan(0, (int)body.Length)) is not JsonObject root
+                || root["stream"] is not JsonValue stream || !stream.TryGetValue<bool>(out var streaming) || !streaming)
+            {
+                return null;
+            }
+
+            if (root["stream_options"] is JsonObject options && options["include_usage"] is JsonValue include && include.TryGetValue<bool>(out var asked) && asked)
+            {
+                return null;
+            }
+
+            if (root["stream_options"] is not JsonObject existing)
+            {
+                existing = new JsonObject();
+                root["stream_options"] = existing;
+            }
+
+            existing["include_usage"] = true;
+            return JsonSerializer.SerializeToUtf8Bytes(root);
         }
         catch (JsonException)
         {
             return null;
         }
     }
+
+    /// <summary>The model the call names, and its configuration when it is one of the provider's configured models.</summary>
+    private (string? Requested, ModelConfig? Model) ModelOf(MemoryStream body, string provider)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+            var requested = document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("model", out var value)
+                && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+            return (requested, config.Models.Models.Values.FirstOrDefault(model => model.Provider == provider && model.Model == requested));
+        }
+        catch (JsonException)
+        {
+            return (null, null);
+        }
+    }
+
+    /// <summary>The one endpoint OpenCode's provider packages call under the credential's base URL.</summary>
+    private static string ModelPath(string kind) => kind == "anthropic" ? "messages" : "chat/completions";
+
+    private static string Shown(string value) => value.Length > 80 ? value[..80] + "…" : value;
 
     private static string DefaultBaseUrl(string kind) => kind == "anthropic" ? "https://api.anthropic.com/v1" : "https://api.openai.com/v1";
 
@@ -176,13 +301,13 @@ public sealed partial class LlmRelay(
     }
 
     /// <summary>The project and container whose credential the call presents (Bearer, or x-api-key as Anthropic clients send it).</summary>
-    private GatewayIdentity? IdentityOf(HttpContext context)
-    {
-        var presented = context.Request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+    private GatewayIdentity? IdentityOf(HttpContext context) => credentials.Identify(PresentedCredential(context.Request));
+
+    /// <summary>The credential a model call presents: Bearer, or x-api-key as Anthropic clients send it.</summary>
+    public static string PresentedCredential(HttpRequest request) =>
+        request.Headers.Authorization.ToString() is { Length: > 7 } bearer && bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? bearer[7..].Trim()
-            : context.Request.Headers["x-api-key"].ToString();
-        return credentials.Identify(presented);
-    }
+            : request.Headers["x-api-key"].ToString();
 
     private static string? Header(HttpContext context, string name) =>
         context.Request.Headers[name].ToString() is { Length: > 0 } value ? value : null;

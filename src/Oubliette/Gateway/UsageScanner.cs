@@ -9,8 +9,15 @@ namespace Oubliette.Gateway;
 /// </summary>
 internal sealed class UsageScanner
 {
+    /// <summary>What is kept of a body and of one line: usage never needs more, and a response can be far larger.</summary>
+    private const int KeptChars = 1_048_576;
+    private const int TailChars = 65_536;
     private readonly StringBuilder _line = new();
     private readonly StringBuilder _body = new();
+    // The end of the body: a non-streamed answer longer than KeptChars (many choices, say) has its usage there.
+    private readonly StringBuilder _tail = new();
+    private bool _lineCut;
+    private bool _bodyCut;
     private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
     private readonly char[] _chars = new char[16384];
 
@@ -26,20 +33,39 @@ internal sealed class UsageScanner
             bytes = bytes[take..];
             foreach (var character in _chars.AsSpan(0, count))
             {
-                if (_body.Length < 1_048_576)
+                if (_body.Length < KeptChars)
                 {
                     _body.Append(character);
                 }
+                else
+                {
+                    _bodyCut = true;
+                }
 
+                _tail.Append(character);
                 if (character == '\n')
                 {
-                    ScanLine(_line.ToString());
+                    if (!_lineCut)
+                    {
+                        ScanLine(_line.ToString());
+                    }
+
                     _line.Clear();
+                    _lineCut = false;
                 }
-                else
+                else if (_line.Length < KeptChars)
                 {
                     _line.Append(character);
                 }
+                else
+                {
+                    _lineCut = true;
+                }
+            }
+
+            if (_tail.Length > 2 * TailChars)
+            {
+                _tail.Remove(0, _tail.Length - TailChars);
             }
         }
     }
@@ -47,10 +73,48 @@ internal sealed class UsageScanner
     /// <summary>End of the response: a non-streamed JSON body is read whole.</summary>
     public void Complete()
     {
-        ScanLine(_line.ToString());
+        if (!_lineCut)
+        {
+            ScanLine(_line.ToString());
+        }
+
         if (InputTokens == 0 && OutputTokens == 0)
         {
             ScanJson(_body.ToString());
+        }
+
+        if (InputTokens == 0 && OutputTokens == 0 && _bodyCut)
+        {
+            ScanTail(_tail.ToString());
+        }
+    }
+
+    /// <summary>
+    /// The last <c>"usage": {…}</c> object in the end of a body too long to keep whole. Inside JSON strings a quote is
+    /// escaped, so an unescaped <c>"usage"</c> followed by a colon is a key.
+    /// </summary>
+    private void ScanTail(string tail)
+    {
+        for (var at = tail.LastIndexOf("\"usage\"", StringComparison.Ordinal); at > 0; at = tail.LastIndexOf("\"usage\"", at - 1, StringComparison.Ordinal))
+        {
+            var rest = tail.AsSpan(at + 7).TrimStart();
+            if (tail[at - 1] == '\\' || rest.IsEmpty || rest[0] != ':' || rest[1..].TrimStart() is not ['{', ..] value)
+            {
+                continue;
+            }
+
+            try
+            {
+                var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(value.ToString()));
+                using var usage = JsonDocument.ParseValue(ref reader);
+                InputTokens = Math.Max(InputTokens, Number(usage.RootElement, "prompt_tokens") + Number(usage.RootElement, "input_tokens"));
+                OutputTokens = Math.Max(OutputTokens, Number(usage.RootElement, "completion_tokens") + Number(usage.RootElement, "output_tokens"));
+                return;
+            }
+            catch (JsonException)
+            {
+                // Not a complete object: look further back.
+            }
         }
     }
 

@@ -11,11 +11,12 @@ namespace Oubliette.Hosting;
 /// over it is answered 413 with the limit and its config key (never a 500), and an agent's model call over it ends its
 /// session (see <see cref="LlmRelay.RefuseOversizedAsync"/>).
 /// </summary>
-public sealed partial class RequestBodyBufferingMiddleware(RequestDelegate next, OublietteConfig config, ILogger<RequestBodyBufferingMiddleware> logger)
+public sealed partial class RequestBodyBufferingMiddleware(
+    RequestDelegate next, OublietteConfig config, Agents.GatewayCredentials credentials, ILogger<RequestBodyBufferingMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!HttpMethods.IsPost(context.Request.Method) || context.Request.ContentLength == 0)
+        if (!HttpMethods.IsPost(context.Request.Method) || context.Request.ContentLength == 0 || !WillBeRead(context))
         {
             await next(context);
             return;
@@ -32,6 +33,26 @@ public sealed partial class RequestBodyBufferingMiddleware(RequestDelegate next,
         }
 
         await next(context);
+    }
+
+    /// <summary>
+    /// Only a body an endpoint reads is held: an authenticated caller's, or a model call presenting a container's
+    /// credential on the gateway socket. Anyone else (no token, no endpoint, /llm over TCP) is answered without it: each
+    /// of their connections could otherwise hold max_request_body_bytes of the server's memory for nothing.
+    /// </summary>
+    private bool WillBeRead(HttpContext context)
+    {
+        if (context.GetEndpoint() is null)
+        {
+            return false;
+        }
+
+        if (context.Request.Path.StartsWithSegments("/llm"))
+        {
+            return GatewayEndpoints.IsGatewayConnection(context) && credentials.Identify(LlmRelay.PresentedCredential(context.Request)) is not null;
+        }
+
+        return context.User.Identity?.IsAuthenticated == true;
     }
 
     private static async Task BufferAsync(HttpContext context)

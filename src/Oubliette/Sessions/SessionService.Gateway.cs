@@ -53,6 +53,10 @@ public sealed partial class SessionService
         _ = PersistLoggedAsync(session);
     }
 
+    /// <summary>The root of the tree a live agent session belongs to (what <c>max_cost_usd</c> covers), or null.</summary>
+    public string? RootOfAgentSession(Guid projectId, string agentSessionId) =>
+        _byAgentSession.TryGetValue((projectId, agentSessionId), out var session) ? session.Metadata.RootSessionId : null;
+
     private LiveSession? FindAgentSession(Guid projectId, Guid hostKey, string agentSessionId) =>
         _byAgentSession.TryGetValue((projectId, agentSessionId), out var session) && HostKeyOf(session.Metadata) == hostKey ? session : null;
 

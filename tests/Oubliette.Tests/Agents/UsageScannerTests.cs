@@ -43,4 +43,27 @@ public sealed class UsageScannerTests
 
         Assert.Equal((9, 4), (scanner.InputTokens, scanner.OutputTokens));
     }
+
+    /// <summary>
+    /// Review attack: a non-streamed answer longer than the kept megabyte (an agent asks for many choices, "n": 100)
+    /// had its usage, which comes last, cut off: the provider billed every choice, the gateway metered nothing.
+    /// </summary>
+    [Fact]
+    public void The_usage_at_the_end_of_a_non_streamed_body_longer_than_a_megabyte_is_read()
+    {
+        var choices = string.Join(",", Enumerable.Range(0, 100).Select(index =>
+            $"{{\"index\":{index},\"message\":{{\"role\":\"assistant\",\"content\":\"{new string('x', 20_000)} \\\"usage\\\": {{}}\"}},\"finish_reason\":\"stop\"}}"));
+        var body = $"{{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":[{choices}],\"usage\":{{\"prompt_tokens\":1000,\"completion_tokens\":500000,\"total_tokens\":501000}}}}";
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var scanner = new UsageScanner();
+        for (var offset = 0; offset < bytes.Length; offset += 16384)
+        {
+            scanner.Feed(bytes.AsSpan(offset, Math.Min(16384, bytes.Length - offset)));
+        }
+
+        scanner.Complete();
+
+        Assert.True(bytes.Length > 1_048_576);
+        Assert.Equal((1000, 500000), (scanner.InputTokens, scanner.OutputTokens));
+    }
 }

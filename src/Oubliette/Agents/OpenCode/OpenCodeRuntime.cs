@@ -394,7 +394,8 @@ public sealed partial class OpenCodeRuntime(
         response.EnsureSuccessStatusCode();
         using var stopReading = token.Register(response.Dispose);
         using var stream = response.Content.ReadAsStream(token);
-        ServerSentEventReader.ReadData(stream, data => Dispatch(host, connection, mapper, data));
+        ServerSentEventReader.ReadData(stream, data => Dispatch(host, connection, mapper, data),
+            onSkipped: length => LogLineSkipped(logger, ProjectContainers.NameOf(host), length, ServerSentEventReader.MaxLineBytes));
     }
 
     /// <summary>
@@ -497,6 +498,9 @@ public sealed partial class OpenCodeRuntime(
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "starting the agent in container {Container}")]
     private static partial void LogStarting(ILogger logger, string container);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Warning, Message = "event stream of container {Container}: a line of {Length} bytes (more than {Limit}) was dropped")]
+    private static partial void LogLineSkipped(ILogger logger, string container, long length, int limit);
 
     [LoggerMessage(EventId = 31, Level = LogLevel.Warning, Message = "event stream of container {Container} dropped: {Reason}")]
     private static partial void LogStreamDropped(ILogger logger, string container, string reason);

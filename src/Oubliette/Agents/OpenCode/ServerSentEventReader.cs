@@ -11,20 +11,47 @@ internal static class ServerSentEventReader
     private const int BufferSize = 64 * 1024;
 
     /// <summary>
+    /// The longest line kept. OpenCode's events are far smaller (and are cut to <c>server.max_event_bytes</c> anyway);
+    /// whatever listens on OpenCode's port runs as the agent's user, so a line that never ends must not grow the
+    /// server's buffer without a bound.
+    /// </summary>
+    public const int MaxLineBytes = 16 * 1024 * 1024;
+
+    /// <summary>
     /// Hands every data line's payload to <paramref name="onData"/> (in order) until the stream ends. Reads synchronously:
     /// the agent's event stream is read on a thread of its own (see <see cref="UnixSocketHttp.CreateForBlockingReads"/>).
-    /// Each byte is searched for a line end once, however many reads a long line takes.
+    /// Each byte is searched for a line end once, however many reads a long line takes. A line longer than
+    /// <paramref name="maxLineBytes"/> is dropped whole (its bytes are read and forgotten up to its end) and reported to
+    /// <paramref name="onSkipped"/> with its length.
     /// </summary>
-    public static void ReadData(Stream stream, Action<ReadOnlySequence<byte>> onData)
+    public static void ReadData(Stream stream, Action<ReadOnlySequence<byte>> onData, int maxLineBytes = MaxLineBytes, Action<long>? onSkipped = null)
     {
         var buffer = new byte[BufferSize];
         var filled = 0;
         var searched = 0;
+        var skipping = false;
+        long skipped = 0;
         while (true)
         {
             if (filled == buffer.Length)
             {
-                Array.Resize(ref buffer, buffer.Length * 2);
+                // The buffer holds one unfinished line (finished ones were moved out below).
+                if (skipping)
+                {
+                    skipped += filled;
+                    filled = searched = 0;
+                }
+                else if (buffer.Length >= maxLineBytes)
+                {
+                    skipping = true;
+                    skipped = filled;
+                    buffer = new byte[BufferSize];
+                    filled = searched = 0;
+                }
+                else
+                {
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, Math.Max(maxLineBytes, BufferSize)));
+                }
             }
 
             var read = stream.Read(buffer, filled, buffer.Length - filled);
@@ -38,7 +65,16 @@ internal static class ServerSentEventReader
             while (buffer.AsSpan(searched, filled - searched).IndexOf((byte)'\n') is var found and >= 0)
             {
                 var lineEnd = searched + found;
-                DispatchLine(new ReadOnlySequence<byte>(buffer, lineStart, lineEnd - lineStart), onData);
+                if (skipping)
+                {
+                    skipping = false;
+                    onSkipped?.Invoke(skipped + lineEnd);
+                }
+                else
+                {
+                    DispatchLine(new ReadOnlySequence<byte>(buffer, lineStart, lineEnd - lineStart), onData);
+                }
+
                 lineStart = searched = lineEnd + 1;
             }
 
