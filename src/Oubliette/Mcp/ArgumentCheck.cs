@@ -44,6 +44,13 @@ internal static class ArgumentCheck
 
         foreach (var (name, value) in arguments.OrderBy(pair => pair.Key, StringComparer.Ordinal))
         {
+            // Schemas type optional arguments without "null" (ToolSchemas); a client that still sends null for one means
+            // "not given", which binds the same way (a required one was refused above).
+            if (value.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
             var types = TypesOf(properties.GetProperty(name));
             if (types.Count > 0 && !types.Any(type => Fits(type, value)))
             {
