@@ -101,6 +101,7 @@ public sealed class OublietteServer : IAsyncDisposable
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseMiddleware<RequestBodyBufferingMiddleware>();
+        app.UseMiddleware<Mcp.McpGetStreamReplacement>();
         MapEndpoints(app);
         return app;
     }

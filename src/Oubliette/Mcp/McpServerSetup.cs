@@ -14,11 +14,19 @@ public static partial class McpServerSetup
     public static IServiceCollection AddOublietteMcp(this IServiceCollection services)
     {
         services.AddScoped<CallerContext>();
+        services.AddSingleton<McpEventStore>();
+#pragma warning disable MCP9006 // resumable streams are the stateful (initialize-handshake) sessions' way to survive a dropped stream
+        services.AddOptions<HttpServerTransportOptions>().Configure<McpEventStore>((transport, store) => transport.EventStreamStore = store);
+#pragma warning restore MCP9006
         services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "oubliette", Version = typeof(McpServerSetup).Assembly.GetName().Version?.ToString(3) ?? "0" };
+                // Sessions are resources a client subscribes to (SessionResources).
+                server.Capabilities ??= new ServerCapabilities();
+                server.Capabilities.Resources = new ResourcesCapability { Subscribe = true };
             })
-            .WithHttpTransport(transport => transport.SessionMode = HttpServerSessionMode.Stateful)
+            // Initialize-handshake clients (2024-11-05 … 2025-11-25) get a stateful session; 2026-07-28 clients are served per request.
+            .WithHttpTransport(transport => transport.SessionMode = HttpServerSessionMode.StatefulForInitializeClients)
             .WithTools<TokenTool>(McpJson.Options)
             .WithTools<ProjectTool>(McpJson.Options)
             .WithTools<WorkspaceTool>(McpJson.Options)
@@ -26,6 +34,7 @@ public static partial class McpServerSetup
             .WithTools<SessionTool>(McpJson.Options)
             .WithTools<ConfigLimitsTool>(McpJson.Options)
             .WithTools<CallerToolResponseTool>(McpJson.Options)
+            .WithSessionResources()
             .WithRequestFilters(filters =>
             {
                 filters.AddListToolsFilter(next => async (context, cancellationToken) =>
@@ -47,6 +56,8 @@ public static partial class McpServerSetup
 
                     var callerContext = context.Services!.GetRequiredService<CallerContext>();
                     callerContext.Caller = caller;
+                    // Long calls (waits, long polls, caller tools) keep a client that asked for progress from timing out.
+                    await using var heartbeat = ProgressHeartbeat.Start(context.Server, context.Params, Describe(context.Params?.Name, context.Params?.Arguments), cancellationToken);
                     try
                     {
                         if (caller.IsAgent && await AgentCalls.AttributeAsync(caller, context, callerContext, cancellationToken) is { } answered)
