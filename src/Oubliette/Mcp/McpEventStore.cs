@@ -276,6 +276,10 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger) : ISseE
         public async IAsyncEnumerable<SseItem<JsonRpcMessage?>> ReadEventsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
         {
             var last = after;
+
+            // First the id the client already has, with no message (like the SDK's priming event): the response starts
+            // at once, so a client resuming when nothing was missed is not left waiting for headers until the next push.
+            yield return new SseItem<JsonRpcMessage?>(null, SseParser.EventTypeDefault) { EventId = $"{stream.Id}-{after}" };
             while (true)
             {
                 List<(Entry Entry, byte[]? Json)> batch;

@@ -133,9 +133,10 @@ public sealed class TransportTests : IAsyncLifetime
         var listen = StatelessRequest("subscriptions/listen", new JsonObject { ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(uri) } }, id: 42);
 
         using var response = await http.SendAsync(Post(listen, _home.AdminSecret, McpTestClient.StatelessProtocol), HttpCompletionOption.ResponseHeadersRead);
+        Assert.True(response.Content.Headers.ContentType?.MediaType == "text/event-stream", $"{(int)response.StatusCode} {response.Content.Headers.ContentType}: {await response.Content.ReadAsStringAsync()}");
         await using var stream = await response.Content.ReadAsStreamAsync();
         using var events = new SseReader(stream);
-        var acknowledged = await events.NextMessageAsync();
+        var acknowledged = await events.NextMessageAsync(); // ends early with what the server sent instead
         ToolCall(projectId, sessionId);
         var update = await events.NextMessageAsync();
 
@@ -156,7 +157,7 @@ public sealed class TransportTests : IAsyncLifetime
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
         var (projectId, sessionId) = await RunningSessionAsync(client);
         var uri = SessionResources.UriPrefix + sessionId;
-        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var mcpSession = await InitializeRawAsync(http);
         using (var subscribed = await http.SendAsync(Post(Request("resources/subscribe", new JsonObject { ["uri"] = uri }), _home.AdminSecret, McpTestClient.SessionProtocol, mcpSession)))
         {
@@ -263,6 +264,11 @@ public sealed class TransportTests : IAsyncLifetime
             request.Headers.Add("Mcp-Session-Id", session);
         }
 
+        if (protocol == McpTestClient.StatelessProtocol)
+        {
+            request.Headers.Add("Mcp-Method", body["method"]!.GetValue<string>());
+        }
+
         return request;
     }
 
@@ -298,7 +304,7 @@ public sealed class TransportTests : IAsyncLifetime
             var data = new StringBuilder();
             while (true)
             {
-                var line = await _reader.ReadLineAsync(timeout.Token) ?? throw new EndOfStreamException("the event stream ended");
+                var line = await _reader.ReadLineAsync(timeout.Token) ?? throw new EndOfStreamException($"the event stream ended (last: {id} {data})");
                 if (line.Length == 0)
                 {
                     if (id is not null || data.Length > 0)
