@@ -124,31 +124,21 @@ public sealed class TransportTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_2026_07_28_listen_is_acknowledged_then_told_of_session_updates()
+    public async Task A_2026_07_28_listen_for_a_session_of_another_project_is_refused_naming_it()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
-        var (projectId, sessionId) = await RunningSessionAsync(client);
+        var (_, sessionId) = await RunningSessionAsync(client);
         var uri = SessionResources.UriPrefix + sessionId;
-        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var listen = StatelessRequest("subscriptions/listen", new JsonObject { ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(uri) } }, id: 42);
-
-        using var response = await http.SendAsync(Post(listen, _home.AdminSecret, McpTestClient.StatelessProtocol), HttpCompletionOption.ResponseHeadersRead);
-        Assert.True(response.Content.Headers.ContentType?.MediaType == "text/event-stream", $"{(int)response.StatusCode} {response.Content.Headers.ContentType}: {await response.Content.ReadAsStringAsync()}");
-        await using var stream = await response.Content.ReadAsStreamAsync();
-        using var events = new SseReader(stream);
-        var acknowledged = await events.NextMessageAsync(); // ends early with what the server sent instead
-        ToolCall(projectId, sessionId);
-        var update = await events.NextMessageAsync();
-
-        Assert.Equal("notifications/subscriptions/acknowledged", acknowledged["method"]!.GetValue<string>());
-        Assert.Equal(uri, acknowledged["params"]!["notifications"]!["resourceSubscriptions"]![0]!.GetValue<string>());
-        Assert.Equal("notifications/resources/updated", update["method"]!.GetValue<string>());
-        Assert.Equal(uri, update["params"]!["uri"]!.GetValue<string>());
-        Assert.Equal(42, update["params"]!["_meta"]![MetaKeys.SubscriptionId]!.GetValue<int>());
 
         var stranger = await _home.CreateTokenAsync($"project:{Guid.NewGuid()}");
         using var refused = await http.SendAsync(Post(listen, stranger, McpTestClient.StatelessProtocol));
-        Assert.Contains($"resource '{uri}': forbidden", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var events = new SseReader(await refused.Content.ReadAsStreamAsync());
+        var error = await events.NextMessageAsync();
+
+        Assert.Equal(-32602, error["error"]!["code"]!.GetValue<int>());
+        Assert.StartsWith($"resource '{uri}': forbidden: 'session.get' on project", error["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]
