@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Oubliette.Configuration;
 using Oubliette.Hosting;
 using Prometheus;
@@ -13,7 +14,8 @@ public sealed class InProcessServer : IAsyncDisposable
     public Uri Address => Server.Address;
     public Uri McpEndpoint => new(Server.Address, "/mcp");
 
-    public static async Task<InProcessServer> StartAsync(TestHome home, TimeProvider? time = null, IReadOnlyDictionary<string, string>? containerLabels = null)
+    public static async Task<InProcessServer> StartAsync(TestHome home, TimeProvider? time = null, IReadOnlyDictionary<string, string>? containerLabels = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         var config = ConfigParser.Load(home.Home.ConfigFile);
         var server = await OublietteServer.StartAsync(home.Home, config, new ServerHostOptions
@@ -21,6 +23,7 @@ public sealed class InProcessServer : IAsyncDisposable
             MetricsRegistry = Metrics.NewCustomRegistry(),
             Time = time ?? TimeProvider.System,
             ContainerLabels = containerLabels ?? new Dictionary<string, string>(),
+            ConfigureServices = configureServices,
         }, CancellationToken.None);
         return new InProcessServer(server);
     }

@@ -7,7 +7,16 @@ namespace Oubliette.Testing;
 /// <summary>Official MCP C# client helpers: connect with a bearer token, call a tool and read its JSON.</summary>
 public static class McpTestClient
 {
+    /// <summary>The initialize-handshake protocol (stateful session, pushes) unless told otherwise.</summary>
+    public const string SessionProtocol = "2025-11-25";
+
+    /// <summary>The stateless revision (<c>server/discover</c>, per-request <c>_meta</c>).</summary>
+    public const string StatelessProtocol = "2026-07-28";
+
     public static Task<McpClient> ConnectAsync(Uri endpoint, string secret, CancellationToken cancellationToken = default) =>
+        ConnectAsync(endpoint, secret, SessionProtocol, cancellationToken);
+
+    public static Task<McpClient> ConnectAsync(Uri endpoint, string secret, string protocolVersion, CancellationToken cancellationToken = default) =>
         McpClient.CreateAsync(
             new HttpClientTransport(new HttpClientTransportOptions
             {
@@ -15,7 +24,7 @@ public static class McpTestClient
                 TransportMode = HttpTransportMode.StreamableHttp,
                 AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {secret}" },
             }),
-            new McpClientOptions { ClientInfo = new Implementation { Name = "oubliette-tests", Version = "1.0" } },
+            new McpClientOptions { ClientInfo = new Implementation { Name = "oubliette-tests", Version = "1.0" }, ProtocolVersion = protocolVersion },
             cancellationToken: cancellationToken);
 
     /// <summary>A client on a unix socket (the gateway, as an agent in a container reaches it).</summary>
@@ -30,7 +39,7 @@ public static class McpTestClient
                 },
                 Oubliette.Agents.OpenCode.UnixSocketHttp.Create(socketPath),
                 ownsHttpClient: true),
-            new McpClientOptions { ClientInfo = new Implementation { Name = "oubliette-tests-agent", Version = "1.0" } },
+            new McpClientOptions { ClientInfo = new Implementation { Name = "oubliette-tests-agent", Version = "1.0" }, ProtocolVersion = SessionProtocol },
             cancellationToken: cancellationToken);
 
     public static async Task<ToolOutcome> CallAsync(this McpClient client, string tool, object arguments, CancellationToken cancellationToken = default)

@@ -90,6 +90,7 @@ public sealed class OublietteServer : IAsyncDisposable
         ConfigureKestrel(builder.WebHost, config.Server, GatewaySocketPath.Prepare(home, config.Server));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(config.Server.ShutdownTimeoutSeconds));
         AddServices(builder.Services, home, config, options);
+        options.ConfigureServices?.Invoke(builder.Services);
         AddHttpSecurity(builder.Services, home, config.Defaults.RateLimit);
         builder.Services.AddOublietteMcp();
 
@@ -101,6 +102,7 @@ public sealed class OublietteServer : IAsyncDisposable
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseMiddleware<RequestBodyBufferingMiddleware>();
+        app.UseMiddleware<Mcp.McpGetStreamReplacement>();
         app.Use((context, next) => context.RequestServices.GetRequiredService<LiveMcpSessions>().GuardDeleteAsync(context, () => next(context)));
         MapEndpoints(app);
         return app;

@@ -18,4 +18,7 @@ public sealed record ServerHostOptions
 
     /// <summary>The engine to use; null means Docker at DOCKER_HOST or /var/run/docker.sock.</summary>
     public string? DockerHost { get; init; } = Environment.GetEnvironmentVariable("DOCKER_HOST");
+
+    /// <summary>Runs after the server's own registrations (tests put fakes of the engine and the agent here).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
 }

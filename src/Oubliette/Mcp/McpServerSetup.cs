@@ -21,11 +21,19 @@ public static partial class McpServerSetup
 #pragma warning disable MCPEXP002 // The session handler is experimental; it only wraps the SDK's own run to know which sessions are live.
         services.AddOptions<HttpServerTransportOptions>().Configure<Hosting.LiveMcpSessions>((transport, live) => transport.RunSessionHandler = live.RunAsync);
 #pragma warning restore MCPEXP002
+        services.AddSingleton<McpEventStore>();
+#pragma warning disable MCP9006 // resumable streams are the stateful (initialize-handshake) sessions' way to survive a dropped stream
+        services.AddOptions<HttpServerTransportOptions>().Configure<McpEventStore>((transport, store) => transport.EventStreamStore = store);
+#pragma warning restore MCP9006
         services.AddMcpServer(server =>
             {
                 server.ServerInfo = new Implementation { Name = "oubliette", Version = typeof(McpServerSetup).Assembly.GetName().Version?.ToString(3) ?? "0" };
+                // Sessions are resources a client subscribes to (SessionResources).
+                server.Capabilities ??= new ServerCapabilities();
+                server.Capabilities.Resources = new ResourcesCapability { Subscribe = true };
             })
-            .WithHttpTransport(transport => transport.SessionMode = HttpServerSessionMode.Stateful)
+            // Initialize-handshake clients (2024-11-05 … 2025-11-25) get a stateful session; 2026-07-28 clients are served per request.
+            .WithHttpTransport(transport => transport.SessionMode = HttpServerSessionMode.StatefulForInitializeClients)
             .WithTools<TokenTool>(McpJson.Options)
             .WithTools<ProjectTool>(McpJson.Options)
             .WithTools<WorkspaceTool>(McpJson.Options)
@@ -43,6 +51,7 @@ public static partial class McpServerSetup
 
                 return next(context, cancellationToken);
             }))
+            .WithSessionResources()
             .WithRequestFilters(filters =>
             {
                 filters.AddListToolsFilter(next => async (context, cancellationToken) =>
@@ -69,6 +78,8 @@ public static partial class McpServerSetup
 
                     var callerContext = context.Services!.GetRequiredService<CallerContext>();
                     callerContext.Caller = caller;
+                    // Long calls (waits, long polls, caller tools) keep a client that asked for progress from timing out.
+                    await using var heartbeat = ProgressHeartbeat.Start(context.Server, context.Params, Describe(context.Params?.Name, context.Params?.Arguments), cancellationToken);
                     try
                     {
                         // Arguments are checked against the tool's schema before anything runs: one message shape for every tool.

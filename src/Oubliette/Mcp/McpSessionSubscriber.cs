@@ -11,7 +11,20 @@ internal sealed class McpSessionSubscriber(McpServer server) : ISessionSubscribe
     public string Key { get; } = KeyOf(server);
 
     /// <summary>The MCP session of a client: who lent caller tools, and who alone may answer their requests.</summary>
-    public static string KeyOf(McpServer server) => server.SessionId ?? throw new Errors.ForbiddenException("caller tools need a stateful MCP session");
+    public static string KeyOf(McpServer server) => server.SessionId ?? throw new Errors.ForbiddenException(NoSession);
+
+    /// <summary>
+    /// The pushes of a client with a stateful MCP session (the initialize handshake, 2024-11-05 … 2025-11-25); null for a
+    /// 2026-07-28 client, which has no session to push to (it subscribes with <c>subscriptions/listen</c> instead) and so
+    /// cannot lend caller tools.
+    /// </summary>
+    public static McpSessionSubscriber? OfSession(McpServer server, bool lendsTools) =>
+        server.SessionId is not null ? new McpSessionSubscriber(server)
+        : lendsTools ? throw new Errors.InvalidArgumentException($"caller_tools: {NoSession}")
+        : null;
+
+    private const string NoSession = "caller tools need a stateful MCP session (the initialize handshake, protocol 2024-11-05 … 2025-11-25); "
+        + "a 2026-07-28 client has none to receive caller_tool_request on";
 
     public Task NotifyAsync(SessionEvent sessionEvent, CancellationToken cancellationToken)
     {

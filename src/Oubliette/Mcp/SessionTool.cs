@@ -63,7 +63,7 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
         }
 
         // An agent's spawn makes a child of the calling session; nothing is pushed to an agent.
-        var subscriber = caller.IsAgent ? null : new McpSessionSubscriber(server);
+        var subscriber = caller.IsAgent ? null : McpSessionSubscriber.OfSession(server, lendsTools: caller_id is not null || caller_tools is not null);
         var lent = CallerTools.Parse(caller_id, caller_tools, subscriber, config.Server.MaxCallerPayloadBytes);
         switch (verb)
         {
@@ -121,7 +121,8 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
             case "events":
             {
                 authorizer.Demand(caller, "session.events", sessions.ProjectOf(session_id));
-                var (page, current) = await sessions.EventsAsync(session_id!, since_index ?? -1, max_events, wait_seconds, subscriber, cancellationToken);
+                var waitSeconds = caller.IsAgent && wait_seconds > AgentWaitSeconds ? AgentWaitSeconds : wait_seconds;
+                var (page, current) = await sessions.EventsAsync(session_id!, since_index ?? -1, max_events, waitSeconds, subscriber, cancellationToken);
                 return StructuredResult.Of(new SessionToolResult(SessionId: session_id, Status: current, Events: page.Events, LastIndex: page.LastIndex,
                     Dropped: page.Dropped > 0 ? page.Dropped : null, FirstIndex: page.Dropped > 0 ? page.FirstIndex : null), complete: caller.IsAgent);
             }
@@ -147,7 +148,8 @@ public sealed class SessionTool(SessionService sessions, Authorizer authorizer, 
         }
     }
 
-    private const int AgentWaitSeconds = 50;
+    /// <summary>The longest an agent's wait or events long poll lasts (its MCP client's timeout is set above this).</summary>
+    public const int AgentWaitSeconds = 50;
 
     private static Guid? OptionalId(string field, string? value) => value is null ? null : ProjectIds.Parse(field, value);
 

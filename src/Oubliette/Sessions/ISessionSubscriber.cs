@@ -8,6 +8,9 @@ public interface ISessionSubscriber
 
     Task NotifyAsync(SessionEvent sessionEvent, CancellationToken cancellationToken);
 
+    /// <summary>Which events are pushed (text deltas never are): by default tool_call, tool_result, completion and error.</summary>
+    bool Wants(string type) => type is "tool_call" or "tool_result" or "completion" or "error";
+
     /// <summary>An agent called one of this client's caller tools (logger <c>oubliette.caller_tool</c>).</summary>
     Task NotifyCallerToolRequestAsync(CallerToolRequest request, CancellationToken cancellationToken);
 }

@@ -309,9 +309,9 @@ public sealed partial class SessionService
             new SessionEvent(index, now, type, sessionId, text, tool, callId, input, output, isError, tokensIn, tokensOut, cost, status, message, marked));
         Appended(session, appended);
 
-        if (type is "tool_call" or "tool_result" or "completion" or "error")
+        foreach (var subscriber in session.Subscribers.Values)
         {
-            foreach (var subscriber in session.Subscribers.Values)
+            if (subscriber.Wants(type))
             {
                 _ = PushAsync(session, subscriber, appended);
             }

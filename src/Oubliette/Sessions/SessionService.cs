@@ -753,6 +753,12 @@ public sealed partial class SessionService
     private static SpawnResult Result(LiveSession session, bool resumed) =>
         new(session.Metadata.SessionId, session.Metadata.Status, resumed, session.Metadata.WorkspaceId, session.Events.TakeCursor());
 
+    /// <summary>Pushes the session's events to <paramref name="subscriber"/> from now on (a resource subscription).</summary>
+    public void Watch(string sessionId, ISessionSubscriber subscriber) => Subscribe(Require(sessionId), subscriber);
+
+    /// <summary>Stops pushing to the subscriber with this key; nothing happens when it was not watching.</summary>
+    public void Unwatch(string sessionId, string key) => Require(sessionId).Subscribers.TryRemove(key, out _);
+
     private static void Subscribe(LiveSession session, ISessionSubscriber? subscriber)
     {
         if (subscriber is not null)

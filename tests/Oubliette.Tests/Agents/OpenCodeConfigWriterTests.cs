@@ -77,4 +77,15 @@ public sealed class OpenCodeConfigWriterTests
         Assert.Equal(new Oubliette.Agents.AgentModel("local", "qwen"), writer.ModelFor(Project(model: "sonnet"), "small"));
         Assert.Throws<Oubliette.Errors.InvalidArgumentException>(() => writer.ModelFor(Project(), "ghost"));
     }
+
+    [Fact]
+    public void The_agents_mcp_timeout_outlasts_the_longest_wait_an_agent_may_ask_for()
+    {
+        using var written = JsonDocument.Parse(new OpenCodeConfigWriter(Config).Write(Project(), "secret"));
+
+        // caller_tool_timeout_seconds defaults to 60 (above the agent's 50 s wait cap), plus a 30 s margin.
+        Assert.Equal(90_000, written.RootElement.GetProperty("mcp").GetProperty("oubliette").GetProperty("timeout").GetInt32());
+        Assert.Equal(3_630_000, OpenCodeConfigWriter.McpTimeoutMilliseconds(Config.Server with { CallerToolTimeoutSeconds = 3600 }));
+        Assert.Equal(80_000, OpenCodeConfigWriter.McpTimeoutMilliseconds(Config.Server with { CallerToolTimeoutSeconds = 5 }));
+    }
 }

@@ -66,7 +66,7 @@ public sealed class OpenCodeConfigWriter(OublietteConfig config)
                     ["headers"] = new JsonObject { ["Authorization"] = $"Bearer {gatewaySecret}" },
                     ["oauth"] = false,
                     ["enabled"] = true,
-                    ["timeout"] = 10_000,
+                    ["timeout"] = McpTimeoutMilliseconds(config.Server),
                 },
             },
         };
@@ -78,6 +78,16 @@ public sealed class OpenCodeConfigWriter(OublietteConfig config)
 
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
+
+    /// <summary>
+    /// How long the agent's MCP client waits for one call: longer than anything an agent may wait for (a caller tool's
+    /// answer, <c>server.caller_tool_timeout_seconds</c>, or its own session wait / events long poll, capped at
+    /// <see cref="Mcp.SessionTool.AgentWaitSeconds"/>), plus a margin, so the server always answers first.
+    /// </summary>
+    public static int McpTimeoutMilliseconds(ServerConfig server) =>
+        (Math.Max(server.CallerToolTimeoutSeconds, Mcp.SessionTool.AgentWaitSeconds) + McpTimeoutMarginSeconds) * 1000;
+
+    public const int McpTimeoutMarginSeconds = 30;
 
     /// <summary>The model a prompt runs on: the given alias, else the project's, else the defaults.</summary>
     public AgentModel? ModelFor(ProjectMetadata project, string? alias)

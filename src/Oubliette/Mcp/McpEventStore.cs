@@ -1,0 +1,314 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace Oubliette.Mcp;
+
+#pragma warning disable MCP9006 // The SDK marks its stateful resumability interfaces obsolete; stateful sessions are what initialize-handshake clients use.
+
+/// <summary>
+/// Keeps what was sent on each SSE stream of each MCP session (the GET stream of pushes, and each POST's response
+/// stream) so that a client whose stream dropped reconnects with <c>Last-Event-ID</c> and gets everything it missed,
+/// then the live stream. Bounded, in memory: at most <see cref="MaxBytesPerSession"/> per MCP session and
+/// <see cref="MaxBytesTotal"/> in all (oldest events go first), and nothing older than <see cref="Retention"/>.
+/// A resume from an event already evicted replays what is still kept (and logs how many were lost).
+/// Event ids are <c>&lt;stream&gt;-&lt;sequence&gt;</c>, unique in this process.
+/// </summary>
+public sealed partial class McpEventStore(ILogger<McpEventStore> logger) : ISseEventStreamStore
+{
+    public const long MaxBytesPerSession = 4L << 20;
+    public const long MaxBytesTotal = 128L << 20;
+    public static readonly TimeSpan Retention = TimeSpan.FromMinutes(10);
+
+    /// <summary>Each kept event costs its JSON plus this much bookkeeping.</summary>
+    private const int EntryOverhead = 96;
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<long, StreamState> _streams = [];
+    private readonly Dictionary<string, SessionState> _sessions = new(StringComparer.Ordinal);
+    private readonly Queue<Entry> _all = new();
+    private long _nextStream;
+    private long _totalBytes;
+
+    /// <summary>Bytes held now (JSON plus bookkeeping), for tests and metrics.</summary>
+    public long TotalBytes
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _totalBytes;
+            }
+        }
+    }
+
+    public long BytesOf(string sessionId)
+    {
+        lock (_gate)
+        {
+            return _sessions.TryGetValue(sessionId, out var session) ? session.Bytes : 0;
+        }
+    }
+
+    /// <summary>The newest event id of a session's stream (the GET stream is <c>__get__</c>), or null when it kept none.</summary>
+    public string? LatestEventId(string sessionId, string streamId)
+    {
+        lock (_gate)
+        {
+            var stream = _streams.Values.LastOrDefault(stream => stream.SessionId == sessionId && stream.StreamId == streamId && !stream.Ended);
+            return stream is null ? null : $"{stream.Id}-{stream.NextSequence - 1}";
+        }
+    }
+
+    public ValueTask<ISseEventStreamWriter> CreateStreamAsync(SseEventStreamOptions options, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            var stream = new StreamState(++_nextStream, options.SessionId, options.StreamId) { Mode = options.Mode };
+            _streams[stream.Id] = stream;
+            return ValueTask.FromResult<ISseEventStreamWriter>(new Writer(this, stream));
+        }
+    }
+
+    public ValueTask<ISseEventStreamReader?> GetStreamReaderAsync(string lastEventId, CancellationToken cancellationToken = default)
+    {
+        if (!TryParse(lastEventId, out var streamId, out var sequence))
+        {
+            return ValueTask.FromResult<ISseEventStreamReader?>(null);
+        }
+
+        lock (_gate)
+        {
+            if (!_streams.TryGetValue(streamId, out var stream) || sequence >= stream.NextSequence)
+            {
+                return ValueTask.FromResult<ISseEventStreamReader?>(null);
+            }
+
+            if (stream.Events.Count > 0 && stream.Events.Peek().Sequence > sequence + 1)
+            {
+                LogResumeLost(logger, stream.StreamId, stream.Events.Peek().Sequence - sequence - 1);
+            }
+
+            return ValueTask.FromResult<ISseEventStreamReader?>(new Reader(this, stream, sequence));
+        }
+    }
+
+    private static bool TryParse(string eventId, out long stream, out long sequence)
+    {
+        sequence = 0;
+        var dash = eventId.IndexOf('-', StringComparison.Ordinal);
+        return long.TryParse(eventId.AsSpan(0, Math.Max(dash, 0)), out stream) & long.TryParse(eventId.AsSpan(dash + 1), out sequence) && dash > 0;
+    }
+
+    private SseItem<JsonRpcMessage?> Append(StreamState stream, SseItem<JsonRpcMessage?> item)
+    {
+        var json = item.Data is null ? null : JsonSerializer.SerializeToUtf8Bytes(item.Data, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage)));
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            var sequence = stream.NextSequence++;
+            var entry = new Entry(stream, sequence, item.EventType, item.ReconnectionInterval, json, TimeProvider.System.GetUtcNow());
+            if (!_sessions.TryGetValue(stream.SessionId, out var session))
+            {
+                _sessions[stream.SessionId] = session = new SessionState();
+            }
+
+            stream.Events.Enqueue(entry);
+            session.Events.Enqueue(entry);
+            _all.Enqueue(entry);
+            session.Bytes += entry.Bytes;
+            _totalBytes += entry.Bytes;
+            item = item with { EventId = $"{stream.Id}-{sequence}" };
+            while (session.Bytes > MaxBytesPerSession && session.Events.TryPeek(out var oldest))
+            {
+                Evict(oldest);
+            }
+
+            Trim();
+            changed = stream.Changed;
+            stream.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+        return item;
+    }
+
+    /// <summary>Drops what is over the total, expired, or already evicted from the front of the global queue (lock held).</summary>
+    private void Trim()
+    {
+        var cutoff = TimeProvider.System.GetUtcNow() - Retention;
+        while (_all.TryPeek(out var oldest) && (oldest.Evicted || _totalBytes > MaxBytesTotal || oldest.At < cutoff))
+        {
+            _all.Dequeue();
+            Evict(oldest);
+        }
+    }
+
+    /// <summary>Removes one event everywhere (lock held). Events leave in order, so it is the front of its stream.</summary>
+    private void Evict(Entry entry)
+    {
+        if (entry.Evicted)
+        {
+            return;
+        }
+
+        entry.Evicted = true;
+        var stream = entry.Stream;
+        if (stream.Events.TryPeek(out var first) && ReferenceEquals(first, entry))
+        {
+            stream.Events.Dequeue();
+        }
+
+        if (_sessions.TryGetValue(stream.SessionId, out var session))
+        {
+            if (session.Events.TryPeek(out var oldest) && ReferenceEquals(oldest, entry))
+            {
+                session.Events.Dequeue();
+            }
+
+            session.Bytes -= entry.Bytes;
+            if (session.Bytes <= 0)
+            {
+                _sessions.Remove(stream.SessionId);
+            }
+        }
+
+        entry.Json = null;
+
+        _totalBytes -= entry.Bytes;
+        if (stream.Ended && stream.Events.Count == 0)
+        {
+            _streams.Remove(stream.Id);
+        }
+    }
+
+    private void End(StreamState stream)
+    {
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            stream.Ended = true;
+            if (stream.Events.Count == 0)
+            {
+                _streams.Remove(stream.Id);
+            }
+
+            changed = stream.Changed;
+            Trim();
+        }
+
+        changed.TrySetResult();
+    }
+
+    private void SetMode(StreamState stream, SseEventStreamMode mode)
+    {
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            stream.Mode = mode;
+            changed = stream.Changed;
+            stream.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+
+    [LoggerMessage(EventId = 95, Level = LogLevel.Warning, Message = "a client resumed stream {Stream} after {Lost} of its events were evicted (memory bound); it gets what is kept")]
+    private static partial void LogResumeLost(ILogger logger, string stream, long lost);
+
+    private sealed class StreamState(long id, string sessionId, string streamId)
+    {
+        public long Id { get; } = id;
+        public string SessionId { get; } = sessionId;
+        public string StreamId { get; } = streamId;
+        public Queue<Entry> Events { get; } = new();
+        public long NextSequence { get; set; }
+        public bool Ended { get; set; }
+        public SseEventStreamMode Mode { get; set; }
+        public TaskCompletionSource Changed { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class SessionState
+    {
+        public Queue<Entry> Events { get; } = new();
+        public long Bytes { get; set; }
+    }
+
+    private sealed class Entry(StreamState stream, long sequence, string? eventType, TimeSpan? retry, byte[]? json, DateTimeOffset at)
+    {
+        public StreamState Stream { get; } = stream;
+        public long Sequence { get; } = sequence;
+        public string? EventType { get; } = eventType;
+        public TimeSpan? Retry { get; } = retry;
+        public byte[]? Json { get; set; } = json;
+        public DateTimeOffset At { get; } = at;
+        public long Bytes { get; } = (json?.Length ?? 0) + EntryOverhead;
+        public bool Evicted { get; set; }
+    }
+
+    private sealed class Writer(McpEventStore store, StreamState stream) : ISseEventStreamWriter
+    {
+        public ValueTask SetModeAsync(SseEventStreamMode mode, CancellationToken cancellationToken = default)
+        {
+            store.SetMode(stream, mode);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<SseItem<JsonRpcMessage?>> WriteEventAsync(SseItem<JsonRpcMessage?> sseItem, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(sseItem.EventId is null ? store.Append(stream, sseItem) : sseItem);
+
+        public ValueTask DisposeAsync()
+        {
+            store.End(stream);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class Reader(McpEventStore store, StreamState stream, long after) : ISseEventStreamReader
+    {
+        public string SessionId => stream.SessionId;
+
+        public string StreamId => stream.StreamId;
+
+        public async IAsyncEnumerable<SseItem<JsonRpcMessage?>> ReadEventsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            var last = after;
+
+            // First the id the client already has, with no message (like the SDK's priming event): the response starts
+            // at once, so a client resuming when nothing was missed is not left waiting for headers until the next push.
+            yield return new SseItem<JsonRpcMessage?>(null, SseParser.EventTypeDefault) { EventId = $"{stream.Id}-{after}" };
+            while (true)
+            {
+                List<(Entry Entry, byte[]? Json)> batch;
+                Task changed;
+                bool done;
+                lock (store._gate)
+                {
+                    batch = [.. stream.Events.Where(entry => entry.Sequence > last).Select(entry => (entry, entry.Json))];
+                    changed = stream.Changed.Task;
+                    done = stream.Ended || stream.Mode == SseEventStreamMode.Polling;
+                }
+
+                foreach (var (entry, json) in batch)
+                {
+                    last = entry.Sequence;
+                    var message = json is null ? null : (JsonRpcMessage?)JsonSerializer.Deserialize(json, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage)));
+                    yield return new SseItem<JsonRpcMessage?>(message, entry.EventType) { EventId = $"{stream.Id}-{entry.Sequence}", ReconnectionInterval = entry.Retry };
+                }
+
+                if (batch.Count == 0 && done)
+                {
+                    yield break;
+                }
+
+                if (batch.Count == 0)
+                {
+                    await changed.WaitAsync(cancellationToken);
+                }
+            }
+        }
+    }
+}
