@@ -13,7 +13,8 @@ namespace Oubliette.Mcp;
 /// </summary>
 internal sealed class ProgressHeartbeat : IAsyncDisposable
 {
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+    // Well under the shortest request timeout clients set in practice (the TS SDK's default is 60 s; tests use 5 s).
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
 
     private readonly CancellationTokenSource _stop;
     private readonly Task _loop;

@@ -126,7 +126,15 @@ public sealed class SessionFaultTests : IAsyncLifetime
         var (session, before) = await IdleSessionAsync(project);
         var active = _active.Get(project);
         var file = Path.Combine(_paths.SessionsDirectory(project), session + ".json");
+        // The idle state is saved in the background: read the file once it holds it, or a late save races the fill.
         var saved = await File.ReadAllTextAsync(file, CancellationToken.None);
+        for (var attempt = 0; attempt < 100 && !saved.Contains("\"status\": \"idle\"", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(50, CancellationToken.None);
+            saved = await File.ReadAllTextAsync(file, CancellationToken.None);
+        }
+
+        Assert.Contains("\"status\": \"idle\"", saved, StringComparison.Ordinal);
         await FillAsync(_paths.SessionsDirectory(project), keep: file);
 
         var exception = await Assert.ThrowsAsync<ExternalFailureException>(() => _sessions.MessageAsync(session, "second", null, CancellationToken.None));

@@ -92,9 +92,11 @@ public sealed class TransportTests : IAsyncLifetime
         Assert.NotEqual(true, result.IsError);
         lock (beats)
         {
-            var beat = Assert.Single(beats);
-            Assert.Equal(5, beat.Progress);
-            Assert.Equal("session wait: still running after 5 s", beat.Message);
+            // Every 2 s of a 7 s wait: 2, 4, 6 (a loaded machine may lose the last to the wait's end).
+            Assert.InRange(beats.Count, 2, 3);
+            Assert.Equal(2, beats[0].Progress);
+            Assert.Equal("session wait: still running after 2 s", beats[0].Message);
+            Assert.Equal(4, beats[1].Progress);
         }
     }
 
