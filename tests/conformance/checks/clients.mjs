@@ -90,7 +90,7 @@ export async function modernEra(env) {
       });
       const body = await response.text();
       expect(response.status === 200, `HTTP ${response.status}: ${brief(body)}`);
-      const json = body.trim().startsWith('{') ? JSON.parse(body) : JSON.parse(body.split('\n').find(line => line.startsWith('data:')).slice(5));
+      const json = body.trim().startsWith('{') ? JSON.parse(body) : JSON.parse(body.split('\n').find(line => line.startsWith('data:') && line.slice(5).trim() !== '').slice(5)); // skips an SSE priming event (empty data, 2025-11-25)
       expect(json.result?.protocolVersion === version, `answered protocolVersion ${json.result?.protocolVersion}: ${brief(json)}`);
       const session = response.headers.get('mcp-session-id');
       if (session) {
