@@ -9,12 +9,13 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
 {
     private const int MaxCachedTokens = 1024;
     private readonly Lock _lookupGate = new();
-    private readonly Dictionary<string, TokenRecord> _cache = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TokenRecord> _cache = new(StringComparer.Ordinal);
     private SqliteConnection? _lookup;
     private SqliteCommand? _dataVersion;
     private SqliteCommand? _findByHash;
     private SqliteParameter? _hashParameter;
     private long _cachedVersion = -1;
+    private long _checkedSince = long.MinValue;
     private bool _disposed;
 
     private const string Schema = """
@@ -58,6 +59,8 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
     /// (this server's revoke or last-used flush, or the CLI's <c>token revoke</c> in another process) commits, and any
     /// change empties the cache. So a revocation counts from the next request on, without opening a connection and
     /// preparing a query per request. Unknown hashes are never cached (a guessing client cannot fill memory).
+    /// Concurrent requests share one check: a request may answer from the cache without the lock when a check that
+    /// started after the request arrived has completed (so a commit made before the request arrived has been seen).
     /// </summary>
     public Task<TokenRecord?> FindByHashAsync(byte[] secretHash, CancellationToken cancellationToken)
     {
@@ -68,7 +71,14 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
 
     private TokenRecord? FindByHash(byte[] secretHash)
     {
+        var arrived = System.Diagnostics.Stopwatch.GetTimestamp();
         var key = Convert.ToHexString(secretHash);
+        // Read the check's start before the cache: the check empties the cache before it publishes its start.
+        if (Volatile.Read(ref _checkedSince) >= arrived && _cache.TryGetValue(key, out var fresh))
+        {
+            return fresh;
+        }
+
         lock (_lookupGate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -82,11 +92,17 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
                 _hashParameter = _findByHash.Parameters.Add("$hash", SqliteType.Blob);
             }
 
-            var version = (long)_dataVersion!.ExecuteScalar()!;
-            if (version != _cachedVersion)
+            if (_checkedSince < arrived)
             {
-                _cache.Clear();
-                _cachedVersion = version;
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var version = (long)_dataVersion!.ExecuteScalar()!;
+                if (version != _cachedVersion)
+                {
+                    _cache.Clear();
+                    _cachedVersion = version;
+                }
+
+                Volatile.Write(ref _checkedSince, started);
             }
 
             if (_cache.TryGetValue(key, out var cached))
@@ -122,6 +138,7 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
             _lookup?.Dispose();
             _lookup = null;
             _cache.Clear();
+            _checkedSince = long.MinValue;
         }
     }
 
