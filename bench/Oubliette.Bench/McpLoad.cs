@@ -8,10 +8,13 @@ namespace Oubliette.Bench;
 internal static class McpLoad
 {
     public static Task<LoadResult> RunAsync(ServerUnderTest server, int clientCount, TimeSpan duration) =>
-        RunAsync(server.McpEndpoint, server.AdminSecret, "project", clientCount, duration);
+        RunAsync(server.McpEndpoint, server.AdminSecret, "project", clientCount, duration, server.CpuSeconds);
 
-    /// <summary>The same loop against any server: <paramref name="tool"/> called with <c>{"action": "options"}</c>.</summary>
-    public static async Task<LoadResult> RunAsync(Uri endpoint, string secret, string tool, int clientCount, TimeSpan duration)
+    /// <summary>
+    /// The same loop against any server: <paramref name="tool"/> called with <c>{"action": "options"}</c>;
+    /// <paramref name="serverCpuSeconds"/> (the server process's CPU time so far) gives the server's CPU per call.
+    /// </summary>
+    public static async Task<LoadResult> RunAsync(Uri endpoint, string secret, string tool, int clientCount, TimeSpan duration, Func<double>? serverCpuSeconds = null)
     {
         var clients = await Task.WhenAll(Enumerable.Range(0, clientCount).Select(_ => McpTestClient.ConnectAsync(endpoint, secret)));
         try
@@ -24,6 +27,7 @@ internal static class McpLoad
                 latencies[index] = new List<double>(100_000);
             }
 
+            var cpuBefore = serverCpuSeconds?.Invoke() ?? double.NaN;
             var stopwatch = Stopwatch.StartNew();
             await RunPhaseAsync(clients, tool, duration, (client, milliseconds, failed) =>
             {
@@ -31,8 +35,9 @@ internal static class McpLoad
                 errors[client] += failed ? 1 : 0;
             });
             var elapsed = stopwatch.Elapsed;
+            var cpuMilliseconds = ((serverCpuSeconds?.Invoke() ?? double.NaN) - cpuBefore) * 1000;
             var all = latencies.SelectMany(list => list).Order().ToArray();
-            return new LoadResult(all.Length, errors.Sum(), all.Length / elapsed.TotalSeconds, Percentile(all, 0.50), Percentile(all, 0.99));
+            return new LoadResult(all.Length, errors.Sum(), all.Length / elapsed.TotalSeconds, Percentile(all, 0.50), Percentile(all, 0.99), cpuMilliseconds / all.Length);
         }
         finally
         {

@@ -70,9 +70,12 @@ internal sealed partial class ServerUnderTest : IAsyncDisposable
     }
 
     /// <summary>User plus system CPU time of the server process so far.</summary>
-    public double CpuSeconds()
+    public double CpuSeconds() => CpuSecondsOf(_process.Id);
+
+    /// <summary>User plus system CPU time of any process so far.</summary>
+    public static double CpuSecondsOf(int pid)
     {
-        var fields = File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         // After the command name: field 12 is utime, 13 stime (0-based in this slice), in clock ticks of 1/100 s.
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }

@@ -5,8 +5,19 @@ using Oubliette.Storage;
 namespace Oubliette.Auth;
 
 /// <summary>Tokens in <c>data/auth.db</c>. Secrets are stored only as SHA-256 hashes.</summary>
-public sealed class TokenStore(SqliteDatabase database)
+public sealed class TokenStore(SqliteDatabase database) : IDisposable
 {
+    private const int MaxCachedTokens = 1024;
+    private readonly Lock _lookupGate = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TokenRecord> _cache = new(StringComparer.Ordinal);
+    private SqliteConnection? _lookup;
+    private SqliteCommand? _dataVersion;
+    private SqliteCommand? _findByHash;
+    private SqliteParameter? _hashParameter;
+    private long _cachedVersion = -1;
+    private long _checkedSince = long.MinValue;
+    private bool _disposed;
+
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY,
@@ -42,14 +53,93 @@ public sealed class TokenStore(SqliteDatabase database)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<TokenRecord?> FindByHashAsync(byte[] secretHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// The token with this secret hash, asked on every authenticated request. Answered from memory while the database is
+    /// unchanged: one kept-open connection asks <c>PRAGMA data_version</c>, which changes whenever any other connection
+    /// (this server's revoke or last-used flush, or the CLI's <c>token revoke</c> in another process) commits, and any
+    /// change empties the cache. So a revocation counts from the next request on, without opening a connection and
+    /// preparing a query per request. Unknown hashes are never cached (a guessing client cannot fill memory).
+    /// Concurrent requests share one check: a request may answer from the cache without the lock when a check that
+    /// started after the request arrived has completed (so a commit made before the request arrived has been seen).
+    /// </summary>
+    public Task<TokenRecord?> FindByHashAsync(byte[] secretHash, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM tokens WHERE secret_sha256 = $hash;";
-        command.Parameters.AddWithValue("$hash", secretHash);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+        cancellationToken.ThrowIfCancellationRequested();
+        // Synchronous under the lock: Microsoft.Data.Sqlite's async calls complete synchronously anyway.
+        return Task.FromResult(FindByHash(secretHash));
+    }
+
+    private TokenRecord? FindByHash(byte[] secretHash)
+    {
+        var arrived = System.Diagnostics.Stopwatch.GetTimestamp();
+        var key = Convert.ToHexString(secretHash);
+        // Read the check's start before the cache: the check empties the cache before it publishes its start.
+        if (Volatile.Read(ref _checkedSince) >= arrived && _cache.TryGetValue(key, out var fresh))
+        {
+            return fresh;
+        }
+
+        lock (_lookupGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_lookup is null)
+            {
+                _lookup = database.Open();
+                _dataVersion = _lookup.CreateCommand();
+                _dataVersion.CommandText = "PRAGMA data_version;";
+                _findByHash = _lookup.CreateCommand();
+                _findByHash.CommandText = $"SELECT {Columns} FROM tokens WHERE secret_sha256 = $hash;";
+                _hashParameter = _findByHash.Parameters.Add("$hash", SqliteType.Blob);
+            }
+
+            if (_checkedSince < arrived)
+            {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var version = (long)_dataVersion!.ExecuteScalar()!;
+                if (version != _cachedVersion)
+                {
+                    _cache.Clear();
+                    _cachedVersion = version;
+                }
+
+                Volatile.Write(ref _checkedSince, started);
+            }
+
+            if (_cache.TryGetValue(key, out var cached))
+            {
+                return cached;
+            }
+
+            _hashParameter!.Value = secretHash;
+            using var reader = _findByHash!.ExecuteReader();
+            var token = reader.Read() ? Read(reader) : null;
+            if (token is not null)
+            {
+                if (_cache.Count >= MaxCachedTokens)
+                {
+                    _cache.Clear();
+                }
+
+                _cache[key] = token;
+            }
+
+            return token;
+        }
+    }
+
+    /// <summary>Closes the connection kept for <see cref="FindByHashAsync"/>.</summary>
+    public void Dispose()
+    {
+        lock (_lookupGate)
+        {
+            _disposed = true;
+            _findByHash?.Dispose();
+            _dataVersion?.Dispose();
+            _lookup?.Dispose();
+            _lookup = null;
+            _cache.Clear();
+            _checkedSince = long.MinValue;
+        }
     }
 
     public async Task<IReadOnlyList<TokenRecord>> ListAsync(CancellationToken cancellationToken)

@@ -155,7 +155,8 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton(options.Time);
         services.AddSingleton(new OublietteMetrics(options.MetricsRegistry ?? Metrics.NewCustomRegistry()));
         services.AddSingleton(new AuditLog(home.AuditLog, options.Time));
-        services.AddSingleton(new TokenStore(new SqliteDatabase(home.AuthDatabase)));
+        // Created by the container so that it is disposed with it (it keeps a connection open for authentication).
+        services.AddSingleton(_ => new TokenStore(new SqliteDatabase(home.AuthDatabase)));
         services.AddSingleton<LastUsedTracker>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<Authorizer>();

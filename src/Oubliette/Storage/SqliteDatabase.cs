@@ -52,6 +52,14 @@ public sealed class SqliteDatabase
         return connection;
     }
 
+    /// <summary>Opens a connection synchronously (for a connection kept open and used under a lock).</summary>
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return connection;
+    }
+
     /// <summary>Opens the existing file without pooling or creating it: a real check that the database is usable.</summary>
     public async Task ProbeAsync(CancellationToken cancellationToken)
     {

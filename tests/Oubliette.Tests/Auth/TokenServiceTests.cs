@@ -27,6 +27,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
 
     public Task DisposeAsync()
     {
+        _store.Dispose();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
         return Task.CompletedTask;
@@ -129,6 +130,36 @@ public sealed class TokenServiceTests : IAsyncLifetime
     {
         await Assert.ThrowsAsync<InvalidArgumentException>(() => _tokens.CreateAsync("x", "project:nope", null, null, CancellationToken.None));
         Assert.Empty(await _tokens.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_token_revoked_through_another_connection_is_refused_on_the_next_authentication()
+    {
+        var created = await _tokens.CreateAsync("watched", "admin", null, null, CancellationToken.None);
+        Assert.NotNull((await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None)).Token);
+        Assert.NotNull((await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None)).Token);
+
+        // A second store on the same file, as the CLI's 'token revoke' opens it.
+        using var other = new TokenStore(new SqliteDatabase(Path.Combine(_directory, "auth.db")));
+        await new TokenService(other, new LastUsedTracker(other), new AuditLog(Path.Combine(_directory, "audit.log"), _time), _time)
+            .RevokeAsync(created.Token.Id, null, CancellationToken.None);
+        var (token, reason) = await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None);
+
+        Assert.Null(token);
+        Assert.Equal("unknown or revoked token", reason);
+    }
+
+    [Fact]
+    public async Task A_token_that_authenticated_is_refused_once_it_expires()
+    {
+        var created = await _tokens.CreateAsync("brief", "admin", "1h", null, CancellationToken.None);
+        Assert.NotNull((await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None)).Token);
+
+        _time.Advance(TimeSpan.FromMinutes(61));
+        var (token, reason) = await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None);
+
+        Assert.Null(token);
+        Assert.Contains("expired at", reason, StringComparison.Ordinal);
     }
 
     [Fact]

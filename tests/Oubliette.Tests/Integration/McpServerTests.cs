@@ -176,6 +176,27 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Token_revoked_by_the_cli_in_another_process_gets_401_on_its_next_request()
+    {
+        var tokens = TestHome.OpenTokens(_home.Home, TimeProvider.System);
+        var created = await tokens.Service.CreateAsync("revoked-by-cli", "admin:ro", null, "test", CancellationToken.None);
+        await using var victim = await McpTestClient.ConnectAsync(_server.McpEndpoint, created.Secret);
+        // Several calls, so that the server has certainly answered from its cache of known tokens.
+        for (var call = 0; call < 3; call++)
+        {
+            Assert.False((await victim.CallAsync("project", new { action = "options" })).IsError);
+        }
+
+        var revoke = await OublietteProcess.RunAsync(["token", "revoke", created.Token.Id, "--dir", _home.Root]);
+
+        Assert.True(revoke.ExitCode == 0, revoke.Error);
+        await Assert.ThrowsAnyAsync<Exception>(() => victim.CallAsync("project", new { action = "options" }));
+        var (status, body, _) = await PostInitializeAsync(created.Secret);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Contains("unknown or revoked token", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Missing_and_malformed_tokens_get_401_with_a_json_rpc_error()
     {
         var (missingStatus, missingBody, missingChallenge) = await PostInitializeAsync(null);
