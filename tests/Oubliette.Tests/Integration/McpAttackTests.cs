@@ -1,4 +1,4 @@
-#pragma warning disable MCP9006
+#pragma warning disable MCP9006, MCP9005, MCPEXP002, CS0672
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -137,6 +137,24 @@ public sealed class McpAttackTests : IAsyncLifetime
         Assert.InRange(store.QueuedEntries, 1, 3 * kept);
     }
 
+    [Fact]
+    public void An_agent_opening_MCP_sessions_in_a_loop_does_not_have_every_ended_one_kept_for_tool_list_changes()
+    {
+        var changes = new AgentToolListChanges(
+            _server.Server.Services.GetRequiredService<Oubliette.Sessions.SessionService>(),
+            _server.Server.Services.GetRequiredService<Oubliette.Hosting.LiveMcpSessions>(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<AgentToolListChanges>.Instance);
+        var project = Guid.NewGuid();
+
+        for (var i = 0; i < 1000; i++)
+        {
+            // Each ended MCP session of the agent listed its tools once.
+            changes.Listen(project, new EndedServer($"ended-{i}"));
+        }
+
+        Assert.InRange(changes.Listening(project), 1, 1);
+    }
+
     private static async Task<string> ReadSomeAsync(HttpResponseMessage response)
     {
         if (response.StatusCode != HttpStatusCode.OK)
@@ -230,5 +248,34 @@ public sealed class McpAttackTests : IAsyncLifetime
         }
 
         return request;
+    }
+
+    /// <summary>An MCP session that has ended: only its id is ever read.</summary>
+    private sealed class EndedServer(string id) : McpServer
+    {
+        public override string? SessionId => id;
+
+        public override ClientCapabilities? ClientCapabilities => null;
+
+        public override Implementation? ClientInfo => null;
+
+        public override LoggingLevel? LoggingLevel => null;
+
+        public override McpServerOptions ServerOptions { get; } = new();
+
+        public override IServiceProvider? Services => null;
+
+        public override string? NegotiatedProtocolVersion => null;
+
+        public override Task RunAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+        public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+        public override IAsyncDisposable RegisterNotificationHandler(string method, Func<JsonRpcNotification, CancellationToken, ValueTask> handler) =>
+            throw new NotSupportedException();
+
+        public override Task SendMessageAsync(JsonRpcMessage message, CancellationToken cancellationToken = default) => throw new ObjectDisposedException(id);
+
+        public override Task<JsonRpcResponse> SendRequestAsync(JsonRpcRequest request, CancellationToken cancellationToken = default) => throw new ObjectDisposedException(id);
     }
 }
