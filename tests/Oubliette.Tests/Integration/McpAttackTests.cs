@@ -155,6 +155,39 @@ public sealed class McpAttackTests : IAsyncLifetime
         Assert.InRange(changes.Listening(project), 1, 1);
     }
 
+    [Fact]
+    public async Task Subscribing_and_deleting_MCP_sessions_in_a_loop_does_not_pile_up_subscribers_on_an_idle_session()
+    {
+        await using var admin = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+        var project = await admin.CallAsync("project", new { action = "create", name = "attack-" + Guid.NewGuid().ToString("N")[..6] });
+        var projectId = project.Json.GetProperty("project").GetProperty("id").GetString()!;
+        var spawned = await admin.CallAsync("session", new { action = "spawn", project_id = projectId, prompt = "work" });
+        Assert.False(spawned.IsError, spawned.Text);
+        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
+        var reader = await _home.CreateTokenAsync($"project:{projectId}:ro");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+        for (var i = 0; i < 8; i++)
+        {
+            var mcpSession = await InitializeRawAsync(http, reader);
+            using (var subscribed = await http.SendAsync(Post(Request("resources/subscribe", new JsonObject { ["uri"] = $"oubliette://sessions/{sessionId}" }), reader, mcpSession)))
+            {
+                Assert.Equal(HttpStatusCode.OK, subscribed.StatusCode);
+                await subscribed.Content.ReadAsStringAsync();
+            }
+
+            using var delete = new HttpRequestMessage(HttpMethod.Delete, _server.McpEndpoint);
+            delete.Headers.Authorization = new AuthenticationHeaderValue("Bearer", reader);
+            delete.Headers.Add("Mcp-Session-Id", mcpSession);
+            delete.Headers.Add("MCP-Protocol-Version", McpTestClient.SessionProtocol);
+            using var deleted = await http.SendAsync(delete);
+            Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        }
+
+        // The spawning client's subscriber and at most the newest ended subscription are left.
+        Assert.InRange(_server.Server.Services.GetRequiredService<Oubliette.Sessions.SessionService>().SubscriberCount(sessionId), 1, 2);
+    }
+
     private static async Task<string> ReadSomeAsync(HttpResponseMessage response)
     {
         if (response.StatusCode != HttpStatusCode.OK)
