@@ -188,6 +188,47 @@ public sealed class McpAttackTests : IAsyncLifetime
         Assert.InRange(_server.Server.Services.GetRequiredService<Oubliette.Sessions.SessionService>().SubscriberCount(sessionId), 1, 2);
     }
 
+    [Fact]
+    public async Task Another_tokens_push_stream_event_ids_do_not_resume_into_an_attackers_session()
+    {
+        await using var admin = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+        var project = await admin.CallAsync("project", new { action = "create", name = "attack-" + Guid.NewGuid().ToString("N")[..6] });
+        var projectId = Guid.Parse(project.Json.GetProperty("project").GetProperty("id").GetString()!);
+        var spawned = await admin.CallAsync("session", new { action = "spawn", project_id = projectId.ToString(), prompt = "work" });
+        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var adminSession = await InitializeRawAsync(http, _home.AdminSecret);
+        using (var subscribed = await http.SendAsync(Post(Request("resources/subscribe", new JsonObject { ["uri"] = $"oubliette://sessions/{sessionId}" }), _home.AdminSecret, adminSession)))
+        {
+            await subscribed.Content.ReadAsStringAsync();
+        }
+
+        string primed;
+        using (var first = await http.SendAsync(Get(_home.AdminSecret, adminSession, lastEventId: null), HttpCompletionOption.ResponseHeadersRead))
+        {
+            var text = await ReadSomeAsync(first);
+            primed = text.Split('\n').First(line => line.StartsWith("id:", StringComparison.Ordinal))[3..].Trim();
+        }
+
+        // A push kept while the admin's GET is closed.
+        var services = _server.Server.Services;
+        var agentSession = services.GetRequiredService<Oubliette.Sessions.SessionService>().Get(sessionId).AgentSessionId;
+        services.GetRequiredService<AgentEventHub>().Publish(projectId, new AgentEvent(agentSession, AgentEventKind.ToolCall, Tool: "bash", CallId: "c1"));
+        await Task.Delay(300);
+
+        var attacker = await _home.CreateTokenAsync($"project:{Guid.NewGuid()}");
+        var attackerSession = await InitializeRawAsync(http, attacker);
+        foreach (var session in new string?[] { attackerSession, adminSession, null })
+        {
+            using var resumed = await http.SendAsync(Get(attacker, session, primed), HttpCompletionOption.ResponseHeadersRead);
+            Assert.DoesNotContain("notifications/resources/updated", await ReadSomeAsync(resumed), StringComparison.Ordinal);
+        }
+
+        // The admin itself still gets it.
+        using var own = await http.SendAsync(Get(_home.AdminSecret, adminSession, primed), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Contains("notifications/resources/updated", await ReadSomeAsync(own), StringComparison.Ordinal);
+    }
+
     private static async Task<string> ReadSomeAsync(HttpResponseMessage response)
     {
         if (response.StatusCode != HttpStatusCode.OK)
