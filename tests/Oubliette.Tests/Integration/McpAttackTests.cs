@@ -229,6 +229,26 @@ public sealed class McpAttackTests : IAsyncLifetime
         Assert.Contains("notifications/resources/updated", await ReadSomeAsync(own), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Without_a_token_no_method_of_any_revision_gets_past_authentication()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var adminSession = await InitializeRawAsync(http, _home.AdminSecret);
+        var discover = Request("server/discover", new JsonObject
+        {
+            ["_meta"] = new JsonObject { ["io.modelcontextprotocol/protocolVersion"] = McpTestClient.StatelessProtocol },
+        });
+        using var discovered = await http.SendAsync(Post(discover, secret: null, session: null, protocol: McpTestClient.StatelessProtocol));
+        using var get = await http.SendAsync(Get("", adminSession, lastEventId: "1-0"), HttpCompletionOption.ResponseHeadersRead);
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, _server.McpEndpoint);
+        delete.Headers.Add("Mcp-Session-Id", adminSession);
+        using var deleted = await http.SendAsync(delete);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, discovered.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, get.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, deleted.StatusCode);
+    }
+
     private static async Task<string> ReadSomeAsync(HttpResponseMessage response)
     {
         if (response.StatusCode != HttpStatusCode.OK)
