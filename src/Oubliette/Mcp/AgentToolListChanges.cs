@@ -15,18 +15,35 @@ internal sealed partial class AgentToolListChanges
     private readonly ConcurrentDictionary<Guid, ConcurrentDictionary<string, McpServer>> _agents = new();
     private readonly ILogger<AgentToolListChanges> _logger;
 
-    public AgentToolListChanges(SessionService sessions, ILogger<AgentToolListChanges> logger)
+    private readonly Hosting.LiveMcpSessions _live;
+
+    public AgentToolListChanges(SessionService sessions, Hosting.LiveMcpSessions live, ILogger<AgentToolListChanges> logger)
     {
         _logger = logger;
+        _live = live;
         sessions.CallerToolsChanged += project => _ = NotifyAsync(project);
     }
+
+    /// <summary>How many agent MCP sessions of a project are remembered (for tests).</summary>
+    internal int Listening(Guid project) => _agents.TryGetValue(project, out var servers) ? servers.Count : 0;
 
     /// <summary>Remembers an agent's MCP session (it has listed its tools) to tell it of later changes.</summary>
     public void Listen(Guid project, McpServer server)
     {
         if (server.SessionId is { } id)
         {
-            _agents.GetOrAdd(project, _ => new ConcurrentDictionary<string, McpServer>(StringComparer.Ordinal))[id] = server;
+            var servers = _agents.GetOrAdd(project, _ => new ConcurrentDictionary<string, McpServer>(StringComparer.Ordinal));
+            // MCP sessions that ended are forgotten here, or an agent that opens sessions in a loop (each listing its tools)
+            // would have every ended session kept until the project's next caller tool change.
+            foreach (var known in servers.Keys)
+            {
+                if (known != id && !_live.Contains(known))
+                {
+                    servers.TryRemove(known, out _);
+                }
+            }
+
+            servers[id] = server;
         }
     }
 

@@ -32,6 +32,19 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger) : ISseE
     private readonly Queue<Entry> _all = new();
     private long _nextStream;
     private long _totalBytes;
+    private long _evictedQueued;
+
+    /// <summary>Events in the global queue, evicted ones not yet dropped included (for tests).</summary>
+    internal int QueuedEntries
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _all.Count;
+            }
+        }
+    }
 
     /// <summary>Bytes held now (JSON plus bookkeeping), for tests and metrics.</summary>
     public long TotalBytes
@@ -125,9 +138,24 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger) : ISseE
             while (session.Bytes > MaxBytesPerSession && session.Events.TryPeek(out var oldest))
             {
                 Evict(oldest);
+                _evictedQueued++;
             }
 
             Trim();
+            if (_evictedQueued > 1024 && _evictedQueued > _all.Count / 2)
+            {
+                // Events evicted by their session's bound stay in the global queue behind an older, live event of another
+                // session (for up to the retention): drop them now, or one busy session grows the queue without bound.
+                var live = _all.Where(queued => !queued.Evicted).ToList();
+                _all.Clear();
+                foreach (var queued in live)
+                {
+                    _all.Enqueue(queued);
+                }
+
+                _evictedQueued = 0;
+            }
+
             changed = stream.Changed;
             stream.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -143,6 +171,11 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger) : ISseE
         while (_all.TryPeek(out var oldest) && (oldest.Evicted || _totalBytes > MaxBytesTotal || oldest.At < cutoff))
         {
             _all.Dequeue();
+            if (oldest.Evicted)
+            {
+                _evictedQueued = Math.Max(0, _evictedQueued - 1);
+            }
+
             Evict(oldest);
         }
     }

@@ -37,7 +37,7 @@ internal sealed class ProgressHeartbeat : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                var seconds = Math.Floor(TimeProvider.System.GetElapsedTime(started).TotalSeconds);
+                var seconds = Math.Round(TimeProvider.System.GetElapsedTime(started).TotalSeconds);
                 await server.NotifyProgressAsync(token, new ProgressNotificationValue { Progress = (float)seconds, Message = $"{what}: still running after {seconds:0} s" },
                     cancellationToken: cancellationToken);
             }

@@ -56,6 +56,10 @@ internal static class SessionResources
     {
         var uri = request.Params?.Uri;
         var (sessions, sessionId) = Authorize(request, uri);
+        // Subscriptions of MCP sessions that ended (deleted or expired) go now, not only at the session's next event:
+        // a client that subscribes and deletes its MCP session in a loop would otherwise pile them up on an idle session.
+        var live = request.Services!.GetRequiredService<LiveMcpSessions>();
+        sessions.Unwatch(sessionId, key => key.StartsWith(ResourceKeyPrefix, StringComparison.Ordinal) && !live.Contains(key[ResourceKeyPrefix.Length..]));
         sessions.Watch(sessionId, new Subscriber(request.Server, uri!, ResourceKey(request.Server), subscriptionId: null));
         return ValueTask.FromResult(new EmptyResult());
     }
@@ -119,7 +123,9 @@ internal static class SessionResources
         return new EmptyResult();
     }
 
-    private static string ResourceKey(McpServer server) => $"resource:{server.SessionId}";
+    private const string ResourceKeyPrefix = "resource:";
+
+    private static string ResourceKey(McpServer server) => ResourceKeyPrefix + server.SessionId;
 
     /// <summary>The session a URI names, after checking the caller may read it; any problem is a -32602 naming the URI.</summary>
     private static (SessionService Sessions, string SessionId) Authorize<T>(RequestContext<T> request, string? uri)

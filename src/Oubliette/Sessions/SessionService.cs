@@ -756,6 +756,22 @@ public sealed partial class SessionService
     /// <summary>Pushes the session's events to <paramref name="subscriber"/> from now on (a resource subscription).</summary>
     public void Watch(string sessionId, ISessionSubscriber subscriber) => Subscribe(Require(sessionId), subscriber);
 
+    /// <summary>Stops pushing to every subscriber whose key <paramref name="gone"/> names (their clients went away).</summary>
+    public void Unwatch(string sessionId, Func<string, bool> gone)
+    {
+        var subscribers = Require(sessionId).Subscribers;
+        foreach (var key in subscribers.Keys)
+        {
+            if (gone(key))
+            {
+                subscribers.TryRemove(key, out _);
+            }
+        }
+    }
+
+    /// <summary>How many subscribers a session pushes to (for tests).</summary>
+    internal int SubscriberCount(string sessionId) => Require(sessionId).Subscribers.Count;
+
     /// <summary>Stops pushing to the subscriber with this key; nothing happens when it was not watching.</summary>
     public void Unwatch(string sessionId, string key) => Require(sessionId).Subscribers.TryRemove(key, out _);
 
