@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 scripts/install-prerequisites.sh
+scripts/install-conformance.sh
 scripts/start-dockerd.sh
 dotnet build Oubliette.slnx -c Release --nologo -v quiet
 # The end-to-end tests run the real agent images; this builds them only when missing or when their recipe changed.

@@ -24,11 +24,3 @@ if ! command -v dotnet >/dev/null 2>&1; then
   echo "error: the .NET 10 SDK (dotnet) is required and not on PATH" >&2
   exit 1
 fi
-
-# The conformance suite's Node dependencies (the official MCP TypeScript SDKs, the MCP Inspector CLI, OpenCode),
-# exactly as locked in tests/conformance/package-lock.json; skipped when that lockfile is already installed.
-conformance="$(dirname "$0")/../tests/conformance"
-if ! cmp -s "$conformance/package-lock.json" "$conformance/node_modules/.installed-lock.json" 2>/dev/null; then
-  echo "installing the conformance suite's locked Node dependencies (npm ci)"
-  (cd "$conformance" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock.json)
-fi
