@@ -9,6 +9,7 @@ public sealed record OublietteHome(string Root)
     public string ConfigFile => Path.Combine(ConfigDirectory, "oubliette.jsonc");
     public string DataDirectory => Path.Combine(Root, "data");
     public string AuthDatabase => Path.Combine(DataDirectory, "auth.db");
+    public string SchedulesDatabase => Path.Combine(DataDirectory, "schedules.db");
     public string LogsDirectory => Path.Combine(DataDirectory, "logs");
     public string AuditLog => Path.Combine(LogsDirectory, "audit.log");
     public string DaemonLog => Path.Combine(LogsDirectory, "daemon.out");

@@ -15,6 +15,7 @@ using Oubliette.Configuration;
 using Oubliette.Containers;
 using Oubliette.Containers.Docker;
 using Oubliette.Projects;
+using Oubliette.Schedules;
 using Oubliette.Mcp;
 using Oubliette.Operations;
 using Oubliette.Operations.Logging;
@@ -50,6 +51,7 @@ public sealed class OublietteServer : IAsyncDisposable
         try
         {
             await app.Services.GetRequiredService<TokenStore>().InitializeAsync(cancellationToken);
+            await app.Services.GetRequiredService<ScheduleStore>().InitializeAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
         }
         catch
@@ -163,6 +165,7 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddHostedService<LastUsedFlushService>();
 
         services.AddSingleton<IReadinessCheck>(provider => new DatabaseReadinessCheck("auth_db", provider.GetRequiredService<TokenStore>().Database));
+        services.AddSingleton<IReadinessCheck>(provider => new DatabaseReadinessCheck("schedules_db", provider.GetRequiredService<ScheduleStore>().Database));
         services.AddSingleton<IReadinessCheck>(new DataDirectoryReadinessCheck(home.DataDirectory));
         services.AddSingleton<IReadinessCheck, ContainerRuntimeReadinessCheck>();
 
@@ -191,6 +194,11 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddHttpClient(LlmRelay.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, UseProxy = false });
         services.AddSingleton<ReadinessService>();
+
+        // The runner (IScheduleRunner) is registered by the Schedules runner; the service needs it to wake it and to trigger.
+        services.AddSingleton(provider => new ScheduleStore(new SqliteDatabase(home.SchedulesDatabase, foreignKeys: true), provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IScheduleRunStore>(provider => provider.GetRequiredService<ScheduleStore>());
+        services.AddSingleton<ScheduleService>();
     }
 
     private static void AddHttpSecurity(IServiceCollection services, OublietteHome home, RateLimitConfig rateLimit)

@@ -57,6 +57,51 @@ internal static class ArgumentCheck
                 var expected = string.Join(" or ", types.Where(type => type != "null").Select(Article));
                 return $"{tool}: '{name}' must be {(expected.Length == 0 ? "null" : expected)}, not {Describe(value)}";
             }
+
+            if (ItemsProblem(tool, name, properties.GetProperty(name), value) is { } itemProblem)
+            {
+                return itemProblem;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The items of a list of objects (schedule targets) get the same checks one level down, named by their path
+    /// (<c>targets[1].project_id</c>): binding would otherwise drop an unknown field without a word.
+    /// </summary>
+    private static string? ItemsProblem(string tool, string name, JsonElement property, JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Array || !property.TryGetProperty("items", out var items) || items.ValueKind != JsonValueKind.Object
+            || !items.TryGetProperty("properties", out var itemProperties) || itemProperties.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var allowed = itemProperties.EnumerateObject().Select(item => item.Name).ToList();
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            var path = $"{name}[{index++}]";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                return $"{tool}: '{path}' must be an object {{{string.Join(", ", allowed)}}}, not {Describe(item)}";
+            }
+
+            foreach (var field in item.EnumerateObject())
+            {
+                if (!itemProperties.TryGetProperty(field.Name, out var fieldSchema))
+                {
+                    return $"{tool}: '{path}' has an unknown field '{Bounded(field.Name)}' (allowed: {string.Join(", ", allowed)})";
+                }
+
+                var types = TypesOf(fieldSchema);
+                if (field.Value.ValueKind != JsonValueKind.Null && types.Count > 0 && !types.Any(type => Fits(type, field.Value)))
+                {
+                    return $"{tool}: '{path}.{field.Name}' must be {string.Join(" or ", types.Where(type => type != "null").Select(Article))}, not {Describe(field.Value)}";
+                }
+            }
         }
 
         return null;

@@ -8,4 +8,5 @@ namespace Oubliette.Mcp;
 [JsonSerializable(typeof(WorkspaceToolResult))]
 [JsonSerializable(typeof(ContainerToolResult))]
 [JsonSerializable(typeof(SessionToolResult))]
+[JsonSerializable(typeof(ScheduleToolResult))]
 internal sealed partial class McpJsonContext : JsonSerializerContext;

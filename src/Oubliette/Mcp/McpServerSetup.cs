@@ -39,6 +39,7 @@ public static partial class McpServerSetup
             .WithTools<WorkspaceTool>(McpJson.Options)
             .WithTools<ContainerTool>(McpJson.Options)
             .WithTools<SessionTool>(McpJson.Options)
+            .WithTools<ScheduleTool>(McpJson.Options)
             .WithTools<ConfigLimitsTool>(McpJson.Options)
             .WithTools<CallerToolResponseTool>(McpJson.Options)
             .WithMessageFilters(filters => filters.AddIncomingFilter(next => (context, cancellationToken) =>

@@ -3,11 +3,12 @@ using ModelContextProtocol.Server;
 using Oubliette.Auth;
 using Oubliette.Configuration;
 using Oubliette.Projects;
+using Oubliette.Schedules;
 
 namespace Oubliette.Mcp;
 
 [McpServerToolType]
-public sealed class ProjectTool(ProjectService projects, OublietteConfig config, Authorizer authorizer, CallerContext callerContext)
+public sealed class ProjectTool(ProjectService projects, ScheduleStore schedules, OublietteConfig config, Authorizer authorizer, CallerContext callerContext)
 {
     [McpServerTool(Name = "project", UseStructuredContent = true)]
     [Description("Projects, each with its own agent container. Actions: create {name, ...}; list {name_contains?, limit?}; get {project_id}; delete {project_id, force?}; options.")]
@@ -44,7 +45,9 @@ public sealed class ProjectTool(ProjectService projects, OublietteConfig config,
                     caller, cancellationToken));
             case "list":
                 authorizer.Demand(caller, "project.list");
-                return new ProjectToolResult(Projects: await projects.ListAsync(caller, name_contains, limit, cancellationToken));
+                var listed = await projects.ListAsync(caller, name_contains, limit, cancellationToken);
+                var counts = await schedules.CountsByProjectAsync(cancellationToken);
+                return new ProjectToolResult(Projects: [.. listed.Select(project => project with { Schedules = counts.GetValueOrDefault(project.Id) })]);
             case "options":
                 authorizer.Demand(caller, "project.options");
                 return new ProjectToolResult(Options: ProjectOptionsBuilder.Build(config));
@@ -52,7 +55,8 @@ public sealed class ProjectTool(ProjectService projects, OublietteConfig config,
             {
                 var id = ProjectIds.Parse("project_id", project_id);
                 authorizer.Demand(caller, "project.get", id);
-                return new ProjectToolResult(Project: await projects.GetAsync(id, cancellationToken));
+                var project = await projects.GetAsync(id, cancellationToken);
+                return new ProjectToolResult(Project: project with { Schedules = await schedules.CountForProjectAsync(id, cancellationToken) });
             }
 
             default:

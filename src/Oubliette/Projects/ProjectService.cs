@@ -331,6 +331,9 @@ public sealed partial class ProjectService(
         }
     }
 
+    /// <summary>The name rule of projects (also used for schedule names): 1-64 letters, digits, space, '.', '_', '-', starting with a letter or digit.</summary>
+    public static bool IsValidName(string? name) => !string.IsNullOrEmpty(name) && ProjectName().IsMatch(name);
+
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")]
     private static partial Regex ProjectName();
 }

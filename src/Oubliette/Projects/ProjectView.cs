@@ -1,6 +1,9 @@
 namespace Oubliette.Projects;
 
-/// <summary>A project as <c>get</c>, <c>list</c> and <c>create</c> return it.</summary>
+/// <summary>
+/// A project as <c>get</c>, <c>list</c> and <c>create</c> return it. <see cref="Schedules"/> is the number of schedules
+/// with a target in the project (filled by the <c>project</c> tool for get and list).
+/// </summary>
 public sealed record ProjectView(
     Guid Id,
     string Name,
@@ -18,4 +21,5 @@ public sealed record ProjectView(
     Guid DefaultWorkspaceId,
     int WorkspacesCount,
     ContainerStatus Container,
-    int ActiveSessions);
+    int ActiveSessions,
+    int? Schedules = null);

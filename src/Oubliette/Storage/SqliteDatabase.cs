@@ -10,23 +10,111 @@ public sealed class SqliteDatabase
 {
     private const int BusyTimeoutSeconds = 10;
     private readonly string _connectionString;
+    private readonly string _migrationConnectionString;
 
-    public SqliteDatabase(string path)
+    /// <param name="path">The database file.</param>
+    /// <param name="foreignKeys">
+    /// Enforce foreign keys on every connection (SQLite's default is off, and the setting lasts only for one connection).
+    /// </param>
+    public SqliteDatabase(string path, bool foreignKeys = false)
     {
         Path = path;
-        _connectionString = new SqliteConnectionStringBuilder
+        var builder = new SqliteConnectionStringBuilder
         {
             DataSource = path,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
             DefaultTimeout = BusyTimeoutSeconds,
-        }.ToString();
+        };
+        // Migrations may rebuild a table (create new, copy, drop old, rename): SQLite's documented way needs foreign keys
+        // off while it happens, and checks them afterwards (MigrateAsync does).
+        builder.ForeignKeys = false;
+        _migrationConnectionString = builder.ToString();
+        builder.ForeignKeys = foreignKeys ? true : null;
+        _connectionString = builder.ToString();
     }
 
     public string Path { get; }
 
     /// <summary>Creates the file (0600) when missing, switches it to WAL and applies the schema.</summary>
     public async Task InitializeAsync(string schema, CancellationToken cancellationToken)
+    {
+        CreateOwnerOnly();
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;" + schema;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Creates the file (0600) when missing, switches it to WAL and brings its schema to the newest version:
+    /// <paramref name="steps"/>[i] turns version i into version i + 1 (<c>PRAGMA user_version</c> holds the version). Each
+    /// step runs in its own write transaction together with the version bump, so a crash leaves the file at a whole
+    /// version, and two processes starting at once apply each step once. Steps only ever get appended: rows written by an
+    /// older release are carried forward by the steps, never dropped. Returns the version the file had before.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The file has a newer version than <paramref name="steps"/> knows (written by a newer release), or a step left dangling foreign keys.</exception>
+    public async Task<int> MigrateAsync(IReadOnlyList<string> steps, CancellationToken cancellationToken)
+    {
+        CreateOwnerOnly();
+        await using var connection = new SqliteConnection(_migrationConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
+        var before = await VersionAsync(connection, null, cancellationToken);
+        for (var version = before; version < steps.Count; version++)
+        {
+            // Microsoft.Data.Sqlite begins IMMEDIATE (not deferred) transactions: the write lock is taken first, so a second
+            // process waits here, then sees the new version and skips the step.
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            var current = await VersionAsync(connection, transaction, cancellationToken);
+            if (current > version)
+            {
+                version = current - 1;
+                continue;
+            }
+
+            await ExecuteAsync(connection, transaction, steps[version], cancellationToken);
+            await using (var check = connection.CreateCommand())
+            {
+                check.Transaction = transaction;
+                check.CommandText = "PRAGMA foreign_key_check;";
+                await using var dangling = await check.ExecuteReaderAsync(cancellationToken);
+                if (await dangling.ReadAsync(cancellationToken))
+                {
+                    throw new InvalidOperationException($"{Path}: schema step {version + 1} leaves a row of '{dangling.GetString(0)}' pointing at a missing '{dangling.GetString(2)}'");
+                }
+            }
+
+            await ExecuteAsync(connection, transaction, $"PRAGMA user_version = {version + 1};", cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        var after = await VersionAsync(connection, null, cancellationToken);
+        if (after > steps.Count)
+        {
+            throw new InvalidOperationException($"{Path} has schema version {after}, newer than the {steps.Count} this release knows; it was written by a newer Oubliette");
+        }
+
+        return before;
+    }
+
+    private static async Task<int> VersionAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, SqliteTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private void CreateOwnerOnly()
     {
         if (!File.Exists(Path))
         {
@@ -38,11 +126,6 @@ public sealed class SqliteDatabase
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             });
         }
-
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;" + schema;
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
