@@ -32,7 +32,7 @@ public sealed class McpServerTests : IAsyncLifetime
         var tools = await client.ListToolsAsync();
 
         Assert.Equal("oubliette", client.ServerInfo?.Name);
-        Assert.Equal(["caller_tool_response", "config_limits", "container", "project", "session", "token", "workspace"], tools.Select(tool => tool.Name).Order());
+        Assert.Equal(["caller_tool_response", "config_limits", "container", "project", "schedule", "session", "token", "workspace"], tools.Select(tool => tool.Name).Order());
         Assert.NotNull(tools.Single(tool => tool.Name == "token").ProtocolTool.OutputSchema);
     }
 
@@ -44,7 +44,7 @@ public sealed class McpServerTests : IAsyncLifetime
 
         var tools = await client.ListToolsAsync();
 
-        Assert.Equal(["caller_tool_response", "config_limits", "container", "project", "session", "workspace"], tools.Select(tool => tool.Name).Order());
+        Assert.Equal(["caller_tool_response", "config_limits", "container", "project", "schedule", "session", "workspace"], tools.Select(tool => tool.Name).Order());
     }
 
     [Fact]
@@ -246,7 +246,7 @@ public sealed class McpServerTests : IAsyncLifetime
 
         Assert.Equal("""{"status":"ok"}""", health);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Equal("""{"status":"ready","checks":{"auth_db":"ok","data_dir":"ok","container_runtime":"ok"}}""", await ready.Content.ReadAsStringAsync());
+        Assert.Equal("""{"status":"ready","checks":{"auth_db":"ok","schedules_db":"ok","data_dir":"ok","container_runtime":"ok"}}""", await ready.Content.ReadAsStringAsync());
     }
 
     [Fact]
