@@ -73,8 +73,8 @@ internal static class ArgumentCheck
     /// </summary>
     private static string? ItemsProblem(string tool, string name, JsonElement property, JsonElement value)
     {
-        if (value.ValueKind != JsonValueKind.Array || !property.TryGetProperty("items", out var items) || items.ValueKind != JsonValueKind.Object
-            || !items.TryGetProperty("properties", out var itemProperties) || itemProperties.ValueKind != JsonValueKind.Object)
+        if (value.ValueKind != JsonValueKind.Array || !property.TryGetProperty("items", out var items) || ObjectSchema(items) is not { } itemSchema
+            || !itemSchema.TryGetProperty("properties", out var itemProperties) || itemProperties.ValueKind != JsonValueKind.Object)
         {
             return null;
         }
@@ -106,6 +106,14 @@ internal static class ArgumentCheck
 
         return null;
     }
+
+    /// <summary>The object schema itself, or its object branch when ToolSchemas spelled a nullable item as <c>anyOf</c>.</summary>
+    private static JsonElement? ObjectSchema(JsonElement schema) =>
+        schema.ValueKind != JsonValueKind.Object ? null
+        : schema.TryGetProperty("properties", out _) ? schema
+        : schema.TryGetProperty("anyOf", out var branches) && branches.ValueKind == JsonValueKind.Array
+            ? branches.EnumerateArray().Where(branch => branch.ValueKind == JsonValueKind.Object && branch.TryGetProperty("properties", out _)).Cast<JsonElement?>().FirstOrDefault()
+            : null;
 
     private static List<string> TypesOf(JsonElement property)
     {
