@@ -49,6 +49,7 @@ async function toolMatrix() {
   await tools.workspaces(env, connected, scratch);
   const sessionId = await tools.sessions(env, connected);
   await tools.configLimits(env, connected, sessionId);
+  await tools.schedules(env, connected, scratch);
   await tools.containers(env, connected, scratch);
 }
 

@@ -54,7 +54,7 @@ function has(object, path, type) {
 
 /** Every tool is listed with an input and an output schema that strict ajv compiles. */
 export async function toolList(env, clients) {
-  const expected = ['token', 'project', 'workspace', 'container', 'session', 'config_limits', 'caller_tool_response'];
+  const expected = ['token', 'project', 'workspace', 'container', 'session', 'schedule', 'config_limits', 'caller_tool_response'];
   await check(GROUP, `tools/list (admin) lists ${expected.join(', ')}, each with inputSchema and outputSchema`, async () => {
     const names = clients.admin.tools.map(tool => tool.name);
     for (const name of expected) {
@@ -312,6 +312,107 @@ export async function sessions(env, { admin, project, projectRo }) {
   await valid(project, 'session', { action: 'cleanup', project_id: projectId, max_age_hours: 1000 });
   await invalid(project, 'session', { action: 'cleanup', project_id: projectId, max_age_hours: 'old' }, ['max_age_hours', 'number'], { why: 'wrong JSON type' });
   return sessionId;
+}
+
+/**
+ * Every schedule action, as a project token (its own project), a read-only token and admin:ro would call them, plus bad
+ * input. The cron expressions are due once a year: only the trigger runs the agent (one run in the fixture's project).
+ */
+export async function schedules(env, { admin, adminRo, project, projectRo }, scratch) {
+  const projectId = env.projectId;
+  const other = scratch ?? projectId;
+  const name = unique('conformance-schedule');
+  const created = await valid(project, 'schedule', {
+    action: 'create', name, cron_expr: '0 0 1 1 *', time_zone: 'Europe/Berlin', prompt: 'conformance: scheduled hello',
+    targets: [{ project_id: projectId }], session_behavior: 'new', overlap_behavior: 'skip',
+  }, data => {
+    expect(has(data, 'schedule.id', 'string').startsWith('sch_'), `'schedule.id' is not a sch_ id: ${data.schedule.id}`);
+    expect(has(data, 'next_runs', 'array').length === 5, `next_runs has ${data.next_runs.length} entries, not 5`);
+    expect(has(data, 'schedule.next_run_at', 'string') === data.next_runs[0], 'next_run_at is not the first of next_runs');
+    expect(has(data, 'schedule.targets', 'array').length === 1, 'one target was given');
+    has(data, 'schedule.creator_token_id', 'string');
+  });
+  const scheduleId = created?.schedule?.id;
+  const paused = await valid(admin, 'schedule', {
+    action: 'create', name: unique('conformance-paused'), cron_expr: '30 0 0 1 1 *', prompt: 'conformance: never due',
+    targets: [{ project_id: projectId }, { project_id: other }], enabled: false,
+  }, data => {
+    expect(has(data, 'next_runs', 'array').length === 0, `a disabled schedule lists next runs: ${brief(data.next_runs)}`);
+    expect(!('next_run_at' in data.schedule), 'a disabled schedule has a next_run_at');
+  });
+  const pausedId = paused?.schedule?.id;
+  if (!scheduleId) {
+    await check(GROUP, 'schedule actions after create', () => fail('skipped: create gave no schedule.id'));
+    return;
+  }
+
+  await valid(project, 'schedule', { action: 'list' }, data => {
+    const ids = has(data, 'schedules', 'array').map(item => item.id);
+    expect(ids.includes(scheduleId), `the project token does not list its schedule ${scheduleId}`);
+    expect(other === projectId || !ids.includes(pausedId), 'the project token lists a schedule that also targets another project');
+  });
+  await valid(adminRo, 'schedule', { action: 'list', enabled: false, project_id: projectId }, data => {
+    expect(has(data, 'schedules', 'array').some(item => item.id === pausedId), `admin:ro does not list the disabled schedule ${pausedId}`);
+  });
+  await valid(projectRo, 'schedule', { action: 'get', schedule_id: scheduleId }, data => {
+    expect(has(data, 'next_runs', 'array').length === 5, 'get shows 5 next runs');
+    expect(!('last_execution' in data), 'a schedule that never ran has a last_execution');
+  });
+  await valid(project, 'schedule', { action: 'update', schedule_id: scheduleId, prompt: 'conformance: scheduled hello again', overlap_behavior: 'queue' }, data => {
+    expect(has(data, 'schedule.overlap_behavior', 'string') === 'queue', `overlap_behavior is ${data.schedule.overlap_behavior}`);
+  });
+  const triggered = await valid(project, 'schedule', { action: 'trigger', schedule_id: scheduleId }, data => {
+    expect(has(data, 'schedule_id', 'string') === scheduleId, `schedule_id is ${data.schedule_id}`);
+    expect(has(data, 'execution_ids', 'array').length === 1, `one target, ${data.execution_ids.length} executions`);
+  });
+  const executionId = triggered?.execution_ids?.[0];
+  await valid(projectRo, 'schedule', { action: 'history', schedule_id: scheduleId, limit: 5 }, data => {
+    const executions = has(data, 'executions', 'array');
+    expect(executions.some(item => item.id === executionId), `the triggered execution ${executionId} is not in the history`);
+    for (const field of ['id', 'schedule_id', 'project_id', 'trigger', 'due_at', 'status', 'tokens_in', 'tokens_out', 'cost_usd']) {
+      expect(executions.every(item => field in item), `an execution has no '${field}': ${brief(executions[0])}`);
+    }
+  });
+  await valid(admin, 'schedule', { action: 'get', schedule_id: scheduleId }, data => has(data, 'last_execution.id', 'string'));
+  if (pausedId) {
+    await valid(adminRo, 'schedule', { action: 'history', schedule_id: pausedId, target: projectId }, data => has(data, 'executions', 'array'));
+  }
+  await valid(admin, 'project', { action: 'get', project_id: projectId }, data => {
+    expect(has(data, 'project.schedules', 'number') >= 1, `project get counts ${data.project.schedules} schedules`);
+  });
+
+  const count = async () => (await callTool(admin, 'schedule', { action: 'list' })).data?.schedules?.length;
+  const before = await count();
+  const target = [{ project_id: projectId }];
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 25 * * *', prompt: 'x', targets: target }, ['cron_expr', 'hour', '25'], {
+    after: async () => expect((await count()) === before, 'a schedule was created by the refused call'),
+  });
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '* * *', prompt: 'x', targets: target }, ['cron_expr'], { why: '3 fields' });
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', time_zone: 'Mars/Base', prompt: 'x', targets: target }, ['time_zone', 'Mars/Base']);
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: [] }, ['targets'], { why: 'no targets' });
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: [{ project_id: projectId }, { project_id: projectId }] }, ['targets[1]', 'targets[0]'], { why: 'duplicate target' });
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: [{ project_id: 5 }] }, ['targets[0].project_id', 'string'], { why: 'wrong JSON type' });
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: [{ project_id: projectId, branch: 'main' }] }, ['targets[0]', 'branch'], { why: 'unknown target field' });
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: target, overlap_behavior: 'drop' }, ['overlap_behavior', 'skip', 'queue', 'parallel']);
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: target, session_behavior: 'fork' }, ['session_behavior', 'resume', 'new']);
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: target, autonomy: 'total' }, ['autonomy']);
+  await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: target, model: 'no-such-model' }, ['model']);
+  await invalid(project, 'schedule', { action: 'create', name, cron_expr: '0 9 * * *', prompt: 'x', targets: target }, [name], { why: 'name taken' });
+  if (other !== projectId) {
+    await invalid(project, 'schedule', { action: 'create', name: unique('conf-bad'), cron_expr: '0 9 * * *', prompt: 'x', targets: [{ project_id: other }] }, ['forbidden', other], { why: 'another project' });
+  }
+  await invalid(projectRo, 'schedule', { action: 'update', schedule_id: scheduleId, enabled: false }, ['forbidden'], { why: 'read-only token' });
+  await invalid(adminRo, 'schedule', { action: 'trigger', schedule_id: scheduleId }, ['forbidden'], { why: 'read-only token' });
+  await invalid(admin, 'schedule', { action: 'get', schedule_id: 'sch_nothere' }, ['schedule_id', 'sch_nothere']);
+  await invalid(admin, 'schedule', { action: 'history', schedule_id: scheduleId, limit: 0 }, ['limit']);
+  await invalid(admin, 'schedule', { action: 'history', schedule_id: scheduleId, limit: 'ten' }, ['limit', 'integer'], { why: 'wrong JSON type' });
+  await invalid(admin, 'schedule', { action: 'list', sort: 'name' }, ['sort'], { why: 'unknown argument' });
+  await invalid(admin, 'schedule', { action: 'pause', schedule_id: scheduleId }, ['action', 'create', 'update', 'delete', 'trigger', 'get', 'list', 'history']);
+
+  if (pausedId) {
+    await valid(admin, 'schedule', { action: 'delete', schedule_id: pausedId }, data => expect(has(data, 'deleted', 'boolean') === true, 'deleted is not true'));
+  }
+  await valid(project, 'schedule', { action: 'delete', schedule_id: scheduleId }, data => has(data, 'schedule.id', 'string'));
 }
 
 /** A caller tool lent on spawn; the scripted model calls it; the client answers with caller_tool_response. */
