@@ -199,7 +199,8 @@ internal static class ToolSchemas
         var branches = new JsonArray();
         foreach (var type in types)
         {
-            var branch = schema.DeepClone().AsObject();
+            // A null branch takes no keywords of the other types: strict validators refuse "properties" beside "type": "null".
+            var branch = type?.GetValue<string>() == "null" ? new JsonObject() : schema.DeepClone().AsObject();
             branch["type"] = type?.DeepClone();
             branches.Add(branch);
         }

@@ -125,7 +125,7 @@ public sealed class ToolSchemaTests : IAsyncLifetime
         return outcome.Json;
     }
 
-    /// <summary>The MCP Inspector's portability findings: type arrays, schemas that constrain nothing, bare booleans, remote refs; and nullable required fields.</summary>
+    /// <summary>The MCP Inspector's portability findings: type arrays, schemas that constrain nothing, bare booleans, remote refs; nullable required fields; object keywords beside another type.</summary>
     private static void Lint(JsonElement schema, string path, string? keyword, List<string> findings)
     {
         if (schema.ValueKind is JsonValueKind.True or JsonValueKind.False)
@@ -146,6 +146,13 @@ public sealed class ToolSchemaTests : IAsyncLifetime
         if (schema.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.Array)
         {
             findings.Add($"{path}: type array {type.GetRawText()}");
+        }
+
+        // Strict ajv (strictTypes) refuses keywords of another type beside a single type, e.g. "properties" with "type": "null".
+        string[] objectOnly = ["properties", "required", "additionalProperties"];
+        if (type.ValueKind == JsonValueKind.String && type.GetString() != "object" && objectOnly.FirstOrDefault(name => schema.TryGetProperty(name, out _)) is { } misplaced)
+        {
+            findings.Add($"{path}: '{misplaced}' beside \"type\": {type.GetRawText()}");
         }
 
         if (schema.TryGetProperty("$ref", out var reference) && !reference.GetString()!.StartsWith('#'))
