@@ -74,6 +74,9 @@ public sealed partial class ScheduleRunner : BackgroundService, IScheduleRunner
     /// <summary>Completes when every run in flight now has finished (tests; shutdown waits the same way).</summary>
     internal Task IdleAsync() => Task.WhenAll(_inFlight.Values);
 
+    /// <summary>Raised when the loop goes to sleep (its timer set), with the time it will wake at unless woken (tests sync on it).</summary>
+    internal event Action<DateTimeOffset>? Sleeping;
+
     public void Wake() => _wake.Writer.TryWrite(true);
 
     public async Task<IReadOnlyList<string>> TriggerAsync(string scheduleId, CancellationToken cancellationToken)
@@ -509,6 +512,7 @@ public sealed partial class ScheduleRunner : BackgroundService, IScheduleRunner
         using var sleeping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var woken = _wake.Reader.WaitToReadAsync(sleeping.Token).AsTask();
         var elapsed = Task.Delay(delay, _time, sleeping.Token);
+        Sleeping?.Invoke(_time.GetUtcNow() + delay);
         await Task.WhenAny(woken, elapsed);
         // The other wait (and its timer) goes now; neither throws into the loop.
         await sleeping.CancelAsync();
