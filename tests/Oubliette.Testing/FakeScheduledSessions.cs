@@ -8,8 +8,9 @@ namespace Oubliette.Testing;
 /// <see cref="IScheduledSessions"/> for runner tests: spawns and messages are recorded; each turn finishes when the test
 /// says so (<see cref="FakeScheduledTurn.Complete"/>), or at once with <see cref="CompleteAtOnce"/>.
 /// </summary>
-public sealed class FakeScheduledSessions : IScheduledSessions
+public sealed class FakeScheduledSessions(TimeProvider? time = null) : IScheduledSessions
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<string, bool> _usable = new(StringComparer.Ordinal);
     private readonly Channel<FakeScheduledTurn> _started = Channel.CreateUnbounded<FakeScheduledTurn>();
     private int _sessionCount;
@@ -63,7 +64,7 @@ public sealed class FakeScheduledSessions : IScheduledSessions
     private ScheduledTurn Start(string sessionId, string prompt, bool spawned, ScheduledSpawn? spawn, string? actor)
     {
         var turn = new ScheduledTurn(sessionId, Turns.Count, 0, 0, 0);
-        var fake = new FakeScheduledTurn(turn, prompt, spawned, spawn, actor);
+        var fake = new FakeScheduledTurn(turn, prompt, spawned, spawn, actor, _time.GetUtcNow());
         Turns.Enqueue(fake);
         if (CompleteAtOnce)
         {
@@ -76,7 +77,7 @@ public sealed class FakeScheduledSessions : IScheduledSessions
 }
 
 /// <summary>A turn the fake started; the test finishes it.</summary>
-public sealed class FakeScheduledTurn(ScheduledTurn turn, string prompt, bool spawned, ScheduledSpawn? spawn, string? actor)
+public sealed class FakeScheduledTurn(ScheduledTurn turn, string prompt, bool spawned, ScheduledSpawn? spawn, string? actor, DateTimeOffset startedAt)
 {
     private readonly TaskCompletionSource<ScheduledTurnOutcome> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -86,6 +87,9 @@ public sealed class FakeScheduledTurn(ScheduledTurn turn, string prompt, bool sp
     public bool Spawned { get; } = spawned;
     public ScheduledSpawn? Spawn { get; } = spawn;
     public string? Actor { get; } = actor;
+
+    /// <summary>When the spawn or message was made (on the fake's clock).</summary>
+    public DateTimeOffset StartedAt { get; } = startedAt;
     public Task<ScheduledTurnOutcome> Outcome => _outcome.Task;
 
     public void Complete(string output, long tokensIn = 10, long tokensOut = 5, double cost = 0.01) =>

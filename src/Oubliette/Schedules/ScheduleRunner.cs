@@ -365,7 +365,15 @@ public sealed partial class ScheduleRunner : BackgroundService, IScheduleRunner
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            await FinishAsync(execution with { Status = ExecutionStatus.Interrupted, Error = InterruptedError, FinishedAt = _time.GetUtcNow() });
+            try
+            {
+                await FinishAsync(execution with { Status = ExecutionStatus.Interrupted, Error = InterruptedError, FinishedAt = _time.GetUtcNow() });
+            }
+            catch (Exception exception)
+            {
+                // Still running in the store: the next start marks it interrupted.
+                LogRunFailed(_logger, schedule.Id, execution.Id, exception);
+            }
         }
         catch (Exception exception)
         {
