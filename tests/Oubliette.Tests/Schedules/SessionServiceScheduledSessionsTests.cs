@@ -111,6 +111,42 @@ public sealed class SessionServiceScheduledSessionsTests : IAsyncLifetime
         Assert.False(_port.IsUsable("gogol_nope"));
     }
 
+    [Fact]
+    public async Task The_runner_resumes_the_pinned_session_and_spawns_a_new_one_once_it_has_ended()
+    {
+        var project = await CreateProjectAsync();
+        var store = new InMemoryScheduleRunStore();
+        var tokens = new FakeScheduleTokens();
+        tokens.Add("tok_creator", TokenScope.Project(project));
+        store.Put(new Schedule("sch_1", "nightly", "0 3 * * *", null, "check the build", [new ScheduleTarget(project, null)], true, OverlapBehavior.Skip,
+            SessionBehavior.Resume, null, null, null, "tok_creator", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, null, null));
+        using var runner = new ScheduleRunner(store, _port, tokens, SchedulesConfig.Default, new OublietteMetrics(Metrics.NewCustomRegistry()), TimeProvider.System,
+            NullLogger<ScheduleRunner>.Instance);
+
+        var first = await RunOnceAsync(runner, store, "run one");
+        var second = await RunOnceAsync(runner, store, "run two");
+        await _sessions.EndAsync(first.SessionId!, "test", CancellationToken.None);
+        var third = await RunOnceAsync(runner, store, "run three");
+
+        Assert.Equal(first.SessionId, second.SessionId);
+        Assert.NotEqual(first.SessionId, third.SessionId);
+        Assert.Equal(["check the build", "check the build"], _sessions.Get(first.SessionId!).Turns.Select(turn => turn.Prompt));
+        Assert.Equal(third.SessionId, store.Schedule("sch_1").Targets[0].PinnedSessionId);
+        Assert.Equal(["run one", "run two", "run three"], new[] { first, second, third }.Select(execution => execution.OutputExcerpt));
+    }
+
+    /// <summary>Triggers the schedule, lets the agent answer, and returns the finished execution.</summary>
+    private async Task<ScheduleExecution> RunOnceAsync(ScheduleRunner runner, InMemoryScheduleRunStore store, string answer)
+    {
+        var id = Assert.Single(await runner.TriggerAsync("sch_1", CancellationToken.None));
+        var started = (await store.WaitForAsync(all => all.Any(execution => execution.Id == id && execution.SessionId is not null), Patience)).Single(execution => execution.Id == id);
+        Finish(started.ProjectId, started.SessionId!, answer, 1, 1, 0);
+        await runner.IdleAsync();
+        var finished = store.Executions.Single(execution => execution.Id == id);
+        Assert.Equal(ExecutionStatus.Success, finished.Status);
+        return finished;
+    }
+
     private void Finish(Guid project, string sessionId, string text, long tokensIn, long tokensOut, double cost)
     {
         var agentSession = _sessions.Get(sessionId).AgentSessionId;
