@@ -18,15 +18,3 @@ public interface IScheduledSessions
     /// <summary>Waits until the turn has finished (or its session has ended) and says how it went.</summary>
     Task<ScheduledTurnOutcome> WaitTurnAsync(ScheduledTurn turn, CancellationToken cancellationToken);
 }
-
-/// <summary>What a scheduled spawn asks for: the schedule's prompt in one target, with its optional settings.</summary>
-public sealed record ScheduledSpawn(Guid ProjectId, Guid? WorkspaceId, string Prompt, string? Model, string? Autonomy, string? Reasoning);
-
-/// <summary>
-/// A started turn: its session, its position in the session's turns, and the session's usage totals before it
-/// (tokens, US dollars), so that the run's own usage is the difference.
-/// </summary>
-public sealed record ScheduledTurn(string SessionId, int TurnIndex, long TokensInBefore, long TokensOutBefore, double CostUsdBefore);
-
-/// <summary>How a turn ended: its final assistant text (bounded), the error when it failed, and this turn's usage.</summary>
-public sealed record ScheduledTurnOutcome(bool Succeeded, string? OutputExcerpt, string? Error, long TokensIn, long TokensOut, double CostUsd);
