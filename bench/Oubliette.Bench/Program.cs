@@ -14,6 +14,12 @@ if (args.Contains("--sessions-only"))
     return;
 }
 
+if (args.Contains("--schedules-only"))
+{
+    await ScheduleBench.RunAsync(runs: 20);
+    return;
+}
+
 if (args.Contains("--children-only"))
 {
     await SessionBench.RunChildrenAsync(rounds: 10);
