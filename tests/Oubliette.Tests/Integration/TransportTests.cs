@@ -144,6 +144,49 @@ public sealed class TransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_2026_07_28_listen_is_acknowledged_then_told_on_its_own_stream_when_the_session_records_events()
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+        var (projectId, sessionId) = await RunningSessionAsync(client);
+        var uri = SessionResources.UriPrefix + sessionId;
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        var listen = StatelessRequest("subscriptions/listen", new JsonObject { ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(uri) } }, id: 7);
+
+        var sessions = _server.Server.Services.GetRequiredService<SessionService>();
+        var subscribersBefore = sessions.SubscriberCount(sessionId);
+
+        var held = await http.SendAsync(Post(listen, _home.AdminSecret, McpTestClient.StatelessProtocol), HttpCompletionOption.ResponseHeadersRead);
+        var events = new SseReader(await held.Content.ReadAsStreamAsync());
+        var acknowledged = await events.NextMessageAsync();
+        ToolCall(projectId, sessionId);
+        var first = await events.NextMessageAsync();
+        ToolCall(projectId, sessionId);
+        var second = await events.NextMessageAsync();
+        var subscribersWhileListening = sessions.SubscriberCount(sessionId);
+        // The client closes the listen request: its subscription goes with it.
+        events.Dispose();
+        held.Dispose();
+        var deadline = DateTime.UtcNow + Patience;
+        while (sessions.SubscriberCount(sessionId) != subscribersBefore && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+        Assert.Equal("notifications/subscriptions/acknowledged", acknowledged["method"]!.GetValue<string>());
+        Assert.Equal(uri, acknowledged["params"]!["notifications"]!["resourceSubscriptions"]![0]!.GetValue<string>());
+        foreach (var update in new[] { first, second })
+        {
+            Assert.Equal("notifications/resources/updated", update["method"]!.GetValue<string>());
+            Assert.Equal(uri, update["params"]!["uri"]!.GetValue<string>());
+            Assert.Equal(7, update["params"]!["_meta"]![MetaKeys.SubscriptionId]!.GetValue<int>());
+        }
+
+        Assert.Equal(subscribersBefore + 1, subscribersWhileListening);
+        Assert.Equal(subscribersBefore, sessions.SubscriberCount(sessionId));
+    }
+
+    [Fact]
     public async Task A_dropped_push_stream_resumes_with_Last_Event_ID_and_a_reopened_GET_replaces_the_old_one()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
