@@ -187,6 +187,21 @@ public sealed class TransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_request_on_an_MCP_session_this_process_does_not_know_is_404_so_the_client_initializes_again()
+    {
+        // An agent's MCP client keeps its session id across a server restart; the TypeScript SDK (OpenCode's) answers a
+        // 404 by initializing a new session and sending the request again, where a 400 would fail the call.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+        using var stale = await http.SendAsync(Post(Request("tools/list", new JsonObject()), _home.AdminSecret, McpTestClient.SessionProtocol, session: "0123456789abcdef"));
+        using var staleGet = await http.SendAsync(Get("0123456789abcdef", lastEventId: null), HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.NotFound, stale.StatusCode);
+        Assert.Contains("Session not found", await stale.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, staleGet.StatusCode);
+    }
+
+    [Fact]
     public async Task A_dropped_push_stream_resumes_with_Last_Event_ID_and_a_reopened_GET_replaces_the_old_one()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
