@@ -1,9 +1,13 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
 namespace Oubliette.Bench;
@@ -11,8 +15,12 @@ namespace Oubliette.Bench;
 /// <summary>
 /// The yardstick for MCP call throughput: a bare ModelContextProtocol.AspNetCore server with one trivial tool and no
 /// authentication, in its own process on loopback like oubliette (the bench executable relaunched with
-/// <c>--bare-mcp-server</c>), stateful Streamable HTTP (the SDK's default, as oubliette), and oubliette's runtime settings
-/// (workstation non-concurrent GC, no thread-pool spinning, GCConserveMemory 5) so that only the code differs.
+/// <c>--bare-mcp-server</c>), the same session mode as oubliette (<see cref="HttpServerSessionMode.StatefulForInitializeClients"/>:
+/// the SDK's default is stateless, which builds a server per request), and oubliette's runtime settings (workstation
+/// non-concurrent GC, no thread-pool spinning, GCConserveMemory 5) so that only the code differs. Its one tool,
+/// <c>options</c>, answers every call with a fixed result (the bytes oubliette's <c>project options</c> answered, read
+/// from a file given on the command line), so both servers write the same response and the client parses the same
+/// bytes: what differs is only what oubliette does around the call.
 /// </summary>
 internal sealed class BareMcpServer : IAsyncDisposable
 {
@@ -30,9 +38,11 @@ internal sealed class BareMcpServer : IAsyncDisposable
 
     public double CpuSeconds() => ServerUnderTest.CpuSecondsOf(_process.Id);
 
-    /// <summary>Starts the bare server in a child process and waits for the address it prints.</summary>
-    public static async Task<BareMcpServer> StartAsync()
+    /// <summary>Starts the bare server in a child process and waits for the address it prints; its tool answers <paramref name="result"/>.</summary>
+    public static async Task<BareMcpServer> StartAsync(CallToolResult result)
     {
+        var resultFile = Path.Combine(Path.GetTempPath(), $"oubliette-bench-bare-{Environment.ProcessId}.json");
+        await File.WriteAllBytesAsync(resultFile, JsonSerializer.SerializeToUtf8Bytes(result, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(CallToolResult))));
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
         var startInfo = new ProcessStartInfo(self)
         {
@@ -46,6 +56,7 @@ internal sealed class BareMcpServer : IAsyncDisposable
         }
 
         startInfo.ArgumentList.Add(Argument);
+        startInfo.ArgumentList.Add(resultFile);
         // oubliette's runtimeconfig (src/Oubliette/Oubliette.csproj), applied to this process through the environment.
         startInfo.Environment["DOTNET_gcServer"] = "0";
         startInfo.Environment["DOTNET_gcConcurrent"] = "0";
@@ -54,16 +65,22 @@ internal sealed class BareMcpServer : IAsyncDisposable
         var process = Process.Start(startInfo) ?? throw new InvalidOperationException("could not start the bare MCP server");
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30))
             ?? throw new InvalidOperationException("the bare MCP server exited before printing its address");
+        File.Delete(resultFile);
         return new BareMcpServer(process, new Uri(new Uri(line.Trim()), "/mcp"));
     }
 
-    /// <summary>The child's side: serves until its standard input closes.</summary>
-    public static async Task ServeAsync()
+    /// <summary>The child's side: serves until its standard input closes; its tool answers the result in <paramref name="resultFile"/>.</summary>
+    public static async Task ServeAsync(string resultFile)
     {
+        var result = JsonSerializer.Deserialize(await File.ReadAllBytesAsync(resultFile), McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(CallToolResult))) as CallToolResult
+            ?? throw new InvalidOperationException($"no tool result in {resultFile}");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddMcpServer().WithHttpTransport().WithTools<EchoTool>();
+        var tool = McpServerTool.Create([Description("Returns a fixed result.")] (string action) => result, new McpServerToolCreateOptions { Name = "options" });
+        builder.Services.AddMcpServer()
+            .WithHttpTransport(transport => transport.SessionMode = HttpServerSessionMode.StatefulForInitializeClients)
+            .WithTools([tool]);
         var app = builder.Build();
         app.MapMcp("/mcp");
         await app.StartAsync();
@@ -88,13 +105,5 @@ internal sealed class BareMcpServer : IAsyncDisposable
         }
 
         _process.Dispose();
-    }
-
-    [McpServerToolType]
-    public sealed class EchoTool
-    {
-        [McpServerTool(Name = "echo")]
-        [Description("Returns its input.")]
-        public static string Echo(string action) => action;
     }
 }

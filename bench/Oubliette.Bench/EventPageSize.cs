@@ -8,9 +8,11 @@ using Oubliette.Sessions;
 namespace Oubliette.Bench;
 
 /// <summary>
-/// Bytes on the wire of a <c>session events</c> page against its payload (the page's JSON, as structuredContent carries
-/// it): the tool result as the server builds it, in the JSON-RPC response and SSE frame the SDK writes; the old way
-/// (the JSON again as text, written with the default encoder) measured beside it.
+/// Bytes on the wire of a <c>session events</c> page against its payload (the page's JSON as the schema defines it,
+/// written compactly: session id, status, every event with all its fields, last_index; what structuredContent carries):
+/// the tool result as the server builds it, in the JSON-RPC response and the SSE frames the SDK writes for a 2025-11-25
+/// client of a server with resumable streams (a priming event, then the response with its event id; an older client
+/// gets neither, 37 bytes less); the old way (the JSON again as text, written with the default encoder) measured beside it.
 /// </summary>
 internal static class EventPageSize
 {
@@ -18,7 +20,7 @@ internal static class EventPageSize
 
     public static void Print()
     {
-        Console.WriteLine("events page bytes on the wire / payload bytes (payload = the page JSON in structuredContent)");
+        Console.WriteLine("events page bytes on the wire / payload bytes (payload = the page JSON in structuredContent; wire = SSE frames of the JSON-RPC response, protocol 2025-11-25)");
         Console.WriteLine($"{"events",7} {"payload",9} {"wire",9} {"ratio",6} {"old wire",9} {"old ratio",9}");
         foreach (var count in new[] { 1, 10, 100 })
         {
@@ -54,7 +56,10 @@ internal static class EventPageSize
         return new CallToolResult { Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(utf8) }], StructuredContent = JsonElement.Parse(utf8) };
     }
 
-    /// <summary>The SSE frame of the JSON-RPC response carrying the result, as the SDK's Streamable HTTP transport writes it.</summary>
+    /// <summary>
+    /// The SSE frames of a POST carrying the result, as the SDK's Streamable HTTP transport writes them with an event
+    /// store: <c>event: prime</c> with the stream's first id, then the message with the next id.
+    /// </summary>
     private static int WireBytes(CallToolResult result)
     {
         JsonRpcMessage response = new JsonRpcResponse
@@ -63,6 +68,6 @@ internal static class EventPageSize
             Result = JsonSerializer.SerializeToNode(result, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(CallToolResult))),
         };
         var json = JsonSerializer.SerializeToUtf8Bytes(response, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage)));
-        return Encoding.UTF8.GetByteCount("event: message\ndata: \n\n") + json.Length;
+        return Encoding.UTF8.GetByteCount("event: prime\ndata: \nid: 12-0\n\nevent: message\ndata: \nid: 12-1\n\n") + json.Length;
     }
 }

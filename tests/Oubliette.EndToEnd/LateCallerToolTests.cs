@@ -6,7 +6,7 @@ namespace Oubliette.EndToEnd;
 
 /// <summary>
 /// Caller tools lent after the project's agent started reach its model (the agent is told its tool list changed), and
-/// are gone once their session ends.
+/// are gone once their session ends; the same holds after a server restart, while the agent's container kept running.
 /// </summary>
 [Collection(DockerCollection.Name)]
 public sealed class LateCallerToolTests(DockerEnvironment docker) : IAsyncLifetime
@@ -70,6 +70,77 @@ public sealed class LateCallerToolTests(DockerEnvironment docker) : IAsyncLifeti
         Assert.False(answered.IsError, answered.Text);
         Assert.Equal("the caller said PAPAYA", completion);
         Assert.False(offeredAfter, "the lent tool is still offered after its session ended");
+    }
+
+    [Fact]
+    public async Task After_a_server_restart_a_newly_lent_tool_reaches_the_agent_and_one_lent_before_is_no_longer_offered()
+    {
+        var offeredBeforeRestart = false;
+        var offered = new List<string>();
+        var offeredAfterEnd = true;
+        _fixture.Model.Conversation("RESTART-CALLER",
+            ScriptStep.From(request =>
+            {
+                offeredBeforeRestart = Offers(request, "oubliette_early_lookup");
+                return ScriptStep.Reply("ready");
+            }),
+            ScriptStep.From(request =>
+            {
+                offered.AddRange(new[] { "oubliette_early_lookup", "oubliette_later_lookup" }.Where(tool => Offers(request, tool)));
+                return ScriptStep.CallTool("oubliette_later_lookup", new { key = "fruit" });
+            }),
+            ScriptStep.From(request => ScriptStep.Reply(request.LastToolResult.Contains("MANGO", StringComparison.Ordinal) ? "the caller said MANGO" : "no answer: " + request.LastToolResult)));
+        _fixture.Model.Conversation("AFTER-RESTART-END", ScriptStep.From(request =>
+        {
+            offeredAfterEnd = Offers(request, "oubliette_later_lookup");
+            return ScriptStep.Reply("done");
+        }));
+
+        // Before the restart: a tool lent by a client of the old server process, listed by the agent.
+        var sessionId = "";
+        await using (var early = await _fixture.Server.ConnectAsync(_fixture.Server.Home.AdminSecret))
+        {
+            var spawned = await early.CallAsync("session", new
+            {
+                action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "RESTART-CALLER: say ready", new_session = true, caller_id = "early",
+                caller_tools = new[] { new { name = "lookup", description = "Looks up a word the early caller knows" } },
+            });
+            Assert.False(spawned.IsError, spawned.Text);
+            sessionId = spawned.Json.GetProperty("session_id").GetString()!;
+            await _fixture.WaitAsync(sessionId, "idle", 120);
+        }
+
+        // The agent's container keeps running; its MCP client still holds a session of the old server process.
+        await _fixture.Server.RestartServerAsync();
+        await using var caller = await _fixture.Server.ConnectAsync(_fixture.Server.Home.AdminSecret);
+        var notifications = SessionFixture.CollectNotifications(caller);
+        var lent = await caller.CallAsync("session", new
+        {
+            action = "message", session_id = sessionId, message = "What fruit does the caller know?", caller_id = "later",
+            caller_tools = new[] { new { name = "lookup", description = "Looks up a word the caller knows", input_schema = new { type = "object", properties = new { key = new { type = "string" } } } } },
+        });
+        Assert.False(lent.IsError, lent.Text);
+        var request = await NextRequestAsync(notifications, sessionId);
+        var answered = await caller.CallAsync("caller_tool_response", new { session_id = sessionId, request_id = request.GetProperty("request_id").GetString(), result = "MANGO" });
+        await _fixture.WaitAsync(sessionId, "idle", 120);
+        var completion = (await _fixture.EventsAsync(sessionId)).Last(item => item.GetProperty("type").GetString() == "completion").GetProperty("text").GetString();
+
+        // Its session ends: the agent (reconnected to this server process) is told, and stops offering it.
+        var ended = await caller.CallAsync("session", new { action = "end", session_id = sessionId });
+        Assert.False(ended.IsError, ended.Text);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var fresh = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "AFTER-RESTART-END: anything?", new_session = true });
+        Assert.False(fresh.IsError, fresh.Text);
+        var freshId = fresh.Json.GetProperty("session_id").GetString()!;
+        await _fixture.WaitAsync(freshId, "idle", 120);
+        // Ended, so that another test of this class never resumes it.
+        await _fixture.Admin.CallAsync("session", new { action = "end", session_id = freshId });
+
+        Assert.True(offeredBeforeRestart, "the tool lent before the restart was never offered");
+        Assert.Equal(["oubliette_later_lookup"], offered);
+        Assert.False(answered.IsError, answered.Text);
+        Assert.Equal("the caller said MANGO", completion);
+        Assert.False(offeredAfterEnd, "the tool lent after the restart is still offered after its session ended");
     }
 
     private static async Task<JsonElement> NextRequestAsync(ConcurrentQueue<JsonElement> notifications, string sessionId)

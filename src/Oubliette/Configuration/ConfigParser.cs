@@ -118,7 +118,7 @@ public static partial class ConfigParser
 
     private static OublietteConfig Read(ConfigReader root)
     {
-        root.RejectUnknownKeys("server", "credentials", "defaults", "containers", "models", "logging", "git");
+        root.RejectUnknownKeys("server", "credentials", "defaults", "containers", "models", "logging", "git", "schedules");
         var containers = root.StringMap("containers");
         return new OublietteConfig
         {
@@ -131,6 +131,7 @@ public static partial class ConfigParser
             Models = ReadModels(root.Section("models")),
             Logging = ReadLogging(root.Section("logging")),
             Git = ReadGit(root.Section("git")),
+            Schedules = ReadSchedules(root.Section("schedules")),
         };
     }
 
@@ -224,6 +225,14 @@ public static partial class ConfigParser
     {
         git.RejectUnknownKeys("allow_ssh", "allowed_hosts", "allow_local_sources");
         return new GitConfig(git.Bool("allow_ssh", false), HostList(git, "allowed_hosts") ?? [], git.Bool("allow_local_sources", false));
+    }
+
+    private static SchedulesConfig ReadSchedules(ConfigReader schedules)
+    {
+        schedules.RejectUnknownKeys("keep_executions", "missed_grace_seconds");
+        return new SchedulesConfig(
+            schedules.Int("keep_executions", SchedulesConfig.Default.KeepExecutions, 1, 1_000_000),
+            schedules.Int("missed_grace_seconds", SchedulesConfig.Default.MissedGraceSeconds, 1, 24 * 3600));
     }
 
     /// <summary>A list of host or host:port entries, each checked; null when absent.</summary>

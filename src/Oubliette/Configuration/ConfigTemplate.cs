@@ -117,6 +117,14 @@ public static class ConfigTemplate
             "allowed_hosts": [],
             "allow_local_sources": false, // allow file:// URLs and host paths, for admin tokens only
           },
+
+          "schedules": {
+            // Executions kept per schedule in data/schedules.db (older ones are deleted after each run).
+            "keep_executions": 100,
+            // A due time found up to this many seconds late (a short restart, a slow wake) still runs, unless a later
+            // due time has passed too; older ones were missed while the server was down: recorded once as skipped (missed).
+            "missed_grace_seconds": 60,
+          },
         }
 
         """;

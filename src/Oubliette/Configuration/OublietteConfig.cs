@@ -10,4 +10,5 @@ public sealed record OublietteConfig
     public required ModelsConfig Models { get; init; }
     public required LoggingConfig Logging { get; init; }
     public GitConfig Git { get; init; } = GitConfig.Default;
+    public SchedulesConfig Schedules { get; init; } = SchedulesConfig.Default;
 }

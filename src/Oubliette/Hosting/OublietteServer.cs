@@ -195,10 +195,11 @@ public sealed class OublietteServer : IAsyncDisposable
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.None, UseProxy = false });
         services.AddSingleton<ReadinessService>();
 
-        // The runner (IScheduleRunner) is registered by the Schedules runner; the service needs it to wake it and to trigger.
+        // data/schedules.db, the tool's service and the runner (after SessionRecoveryService: pinned sessions are loaded first).
         services.AddSingleton(provider => new ScheduleStore(new SqliteDatabase(home.SchedulesDatabase, foreignKeys: true), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IScheduleRunStore>(provider => provider.GetRequiredService<ScheduleStore>());
         services.AddSingleton<ScheduleService>();
+        ScheduleRunnerRegistration.Add(services);
     }
 
     private static void AddHttpSecurity(IServiceCollection services, OublietteHome home, RateLimitConfig rateLimit)

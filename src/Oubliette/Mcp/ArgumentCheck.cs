@@ -19,6 +19,11 @@ internal static class ArgumentCheck
             return null;
         }
 
+        if (arguments is not null && AllFit(inputSchema, properties, arguments))
+        {
+            return null;
+        }
+
         arguments ??= new Dictionary<string, JsonElement>();
         var allowed = properties.EnumerateObject().Select(property => property.Name).ToList();
         foreach (var name in arguments.Keys.Order(StringComparer.Ordinal))
@@ -65,6 +70,55 @@ internal static class ArgumentCheck
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The common case, checked on every call without building lists or sorting: every argument known and of one of its
+    /// listed types, every required one given. False means "look closer" (the ordered checks above name the problem).
+    /// </summary>
+    private static bool AllFit(JsonElement inputSchema, JsonElement properties, IDictionary<string, JsonElement> arguments)
+    {
+        foreach (var (name, value) in arguments)
+        {
+            if (!properties.TryGetProperty(name, out var property))
+            {
+                return false;
+            }
+
+            if (value.ValueKind == JsonValueKind.Null || !property.TryGetProperty("type", out var type))
+            {
+                continue;
+            }
+
+            var fits = type.ValueKind != JsonValueKind.String || Fits(type.GetString()!, value);
+            if (type.ValueKind == JsonValueKind.Array)
+            {
+                fits = false;
+                foreach (var item in type.EnumerateArray())
+                {
+                    fits |= item.ValueKind == JsonValueKind.String && Fits(item.GetString()!, value);
+                }
+            }
+
+            // A list of objects (schedule targets) has its items checked by the ordered checks.
+            if (!fits || (value.ValueKind == JsonValueKind.Array && ItemsProblem("", name, property, value) is not null))
+            {
+                return false;
+            }
+        }
+
+        if (inputSchema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in required.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String || !arguments.TryGetValue(item.GetString()!, out var given) || given.ValueKind == JsonValueKind.Null)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -89,14 +89,16 @@ internal static class SessionResources
         var granted = new SubscriptionsListenNotifications { ResourceSubscriptions = watched.Count > 0 ? [.. watched.Select(item => item.Uri)] : null };
         var acknowledged = JsonSerializer.SerializeToNode(new SubscriptionsAcknowledgedNotificationParams { Notifications = granted }, McpJsonUtilities.DefaultOptions)!.AsObject();
         acknowledged["_meta"] = new JsonObject { [MetaKeys.SubscriptionId] = subscriptionId?.DeepClone() };
+        // request.Server is bound to this request: what it sends goes out on the listen request's own response stream
+        // (a message given a context of its own is refused by the SDK).
         await request.Server.SendMessageAsync(
-            new JsonRpcNotification { Method = NotificationMethods.SubscriptionsAcknowledgedNotification, Params = acknowledged, Context = new() { RelatedTransport = request.JsonRpcRequest.Context?.RelatedTransport } },
+            new JsonRpcNotification { Method = NotificationMethods.SubscriptionsAcknowledgedNotification, Params = acknowledged },
             cancellationToken);
         try
         {
             foreach (var (uri, (sessions, sessionId)) in watched)
             {
-                sessions.Watch(sessionId, new Subscriber(request.Server, uri, key, subscriptionId, request.JsonRpcRequest.Context?.RelatedTransport));
+                sessions.Watch(sessionId, new Subscriber(request.Server, uri, key, subscriptionId));
             }
 
             await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -158,7 +160,7 @@ internal static class SessionResources
     }
 
     /// <summary>Announces updates of one session resource to one subscriber (a legacy session or a listen request).</summary>
-    private sealed class Subscriber(McpServer server, string uri, string key, JsonNode? subscriptionId, ITransport? stream = null) : ISessionSubscriber
+    private sealed class Subscriber(McpServer server, string uri, string key, JsonNode? subscriptionId) : ISessionSubscriber
     {
         public string Key { get; } = key;
 
@@ -173,7 +175,7 @@ internal static class SessionResources
             }
 
             return server.SendMessageAsync(
-                new JsonRpcNotification { Method = NotificationMethods.ResourceUpdatedNotification, Params = payload, Context = stream is null ? null : new() { RelatedTransport = stream } },
+                new JsonRpcNotification { Method = NotificationMethods.ResourceUpdatedNotification, Params = payload },
                 cancellationToken);
         }
 

@@ -34,6 +34,8 @@ public sealed class OublietteMetrics
             new CounterConfiguration { LabelNames = ["project_id"] });
         ScheduleRuns = factory.CreateCounter("oubliette_schedule_runs_total", "Schedule executions by result.",
             new CounterConfiguration { LabelNames = ["result"] });
+        ScheduleLag = factory.CreateHistogram("oubliette_schedule_lag_seconds", "How late a scheduled run started after its due time.",
+            new HistogramConfiguration { Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         DotNetStats.Register(registry);
     }
 
@@ -47,4 +49,5 @@ public sealed class OublietteMetrics
     public Counter LlmTokens { get; }
     public Counter LlmCost { get; }
     public Counter ScheduleRuns { get; }
+    public Histogram ScheduleLag { get; }
 }

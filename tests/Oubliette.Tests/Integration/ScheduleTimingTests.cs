@@ -52,14 +52,16 @@ public sealed class ScheduleTimingTests : IAsyncLifetime
         Assert.Equal(Utc(3, 29, 1, 0), created.Json.GetProperty("schedule").GetProperty("next_run_at").GetDateTimeOffset());
         Assert.Equal(Utc(3, 28, 12, 0), created.Json.GetProperty("schedule").GetProperty("created_at").GetDateTimeOffset());
 
-        _time.Advance(TimeSpan.FromDays(3));
+        // Before the due time (the runner's timer runs on this clock too, so nothing is due yet).
+        _time.Advance(TimeSpan.FromHours(1));
         var renamed = await client.CallAsync("schedule", new { action = "update", schedule_id = id, name = "berlin-night-2" });
         var paused = await client.CallAsync("schedule", new { action = "update", schedule_id = id, enabled = false });
+        _time.Advance(TimeSpan.FromDays(3));
         var resumed = await client.CallAsync("schedule", new { action = "update", schedule_id = id, enabled = true });
 
         // A rename leaves the stored due time (the runner may be about to claim it); re-enabling starts from now.
         Assert.Equal(Utc(3, 29, 1, 0), renamed.Json.GetProperty("schedule").GetProperty("next_run_at").GetDateTimeOffset());
-        Assert.Equal(Utc(3, 31, 12, 0), renamed.Json.GetProperty("schedule").GetProperty("updated_at").GetDateTimeOffset());
+        Assert.Equal(Utc(3, 28, 13, 0), renamed.Json.GetProperty("schedule").GetProperty("updated_at").GetDateTimeOffset());
         Assert.False(paused.Json.GetProperty("schedule").TryGetProperty("next_run_at", out _));
         Assert.Equal(Utc(4, 1, 0, 30), resumed.Json.GetProperty("schedule").GetProperty("next_run_at").GetDateTimeOffset());
     }

@@ -11,7 +11,8 @@ using Oubliette.Testing;
 namespace Oubliette.Tests.Integration;
 
 /// <summary>
-/// The in-process server with a fake engine, a fake agent and a recording runner, two projects (A with a second
+/// The in-process server with a fake engine, a fake agent and a recording runner as the tool's IScheduleRunner (the real
+/// runner still runs in the background; the tests disable any schedule that would come due while they run), two projects (A with a second
 /// workspace, and B) and tokens of each scope: one server for the class; each test names its own schedules.
 /// </summary>
 public sealed class ScheduleServerFixture : IAsyncLifetime
@@ -177,6 +178,8 @@ public sealed class ScheduleToolTests(ScheduleServerFixture fixture) : IClassFix
         Assert.Equal(TimeSpan.FromSeconds(10), runs[1] - runs[0]);
         Assert.Equal(0, runs[0].Second % 10);
         Assert.True(runs[0] - DateTimeOffset.UtcNow <= TimeSpan.FromSeconds(11));
+        // The server's runner would run it every 10 s for the rest of the class.
+        await OkAsync(Admin, new { action = "update", schedule_id = id, enabled = false });
     }
 
     [Fact]

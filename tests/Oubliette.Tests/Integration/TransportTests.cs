@@ -144,6 +144,64 @@ public sealed class TransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_2026_07_28_listen_is_acknowledged_then_told_on_its_own_stream_when_the_session_records_events()
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+        var (projectId, sessionId) = await RunningSessionAsync(client);
+        var uri = SessionResources.UriPrefix + sessionId;
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        var listen = StatelessRequest("subscriptions/listen", new JsonObject { ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(uri) } }, id: 7);
+
+        var sessions = _server.Server.Services.GetRequiredService<SessionService>();
+        var subscribersBefore = sessions.SubscriberCount(sessionId);
+
+        var held = await http.SendAsync(Post(listen, _home.AdminSecret, McpTestClient.StatelessProtocol), HttpCompletionOption.ResponseHeadersRead);
+        var events = new SseReader(await held.Content.ReadAsStreamAsync());
+        var acknowledged = await events.NextMessageAsync();
+        ToolCall(projectId, sessionId);
+        var first = await events.NextMessageAsync();
+        ToolCall(projectId, sessionId);
+        var second = await events.NextMessageAsync();
+        var subscribersWhileListening = sessions.SubscriberCount(sessionId);
+        // The client closes the listen request: its subscription goes with it.
+        events.Dispose();
+        held.Dispose();
+        var deadline = DateTime.UtcNow + Patience;
+        while (sessions.SubscriberCount(sessionId) != subscribersBefore && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, held.StatusCode);
+        Assert.Equal("notifications/subscriptions/acknowledged", acknowledged["method"]!.GetValue<string>());
+        Assert.Equal(uri, acknowledged["params"]!["notifications"]!["resourceSubscriptions"]![0]!.GetValue<string>());
+        foreach (var update in new[] { first, second })
+        {
+            Assert.Equal("notifications/resources/updated", update["method"]!.GetValue<string>());
+            Assert.Equal(uri, update["params"]!["uri"]!.GetValue<string>());
+            Assert.Equal(7, update["params"]!["_meta"]![MetaKeys.SubscriptionId]!.GetValue<int>());
+        }
+
+        Assert.Equal(subscribersBefore + 1, subscribersWhileListening);
+        Assert.Equal(subscribersBefore, sessions.SubscriberCount(sessionId));
+    }
+
+    [Fact]
+    public async Task A_request_on_an_MCP_session_this_process_does_not_know_is_404_so_the_client_initializes_again()
+    {
+        // An agent's MCP client keeps its session id across a server restart; the TypeScript SDK (OpenCode's) answers a
+        // 404 by initializing a new session and sending the request again, where a 400 would fail the call.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+        using var stale = await http.SendAsync(Post(Request("tools/list", new JsonObject()), _home.AdminSecret, McpTestClient.SessionProtocol, session: "0123456789abcdef"));
+        using var staleGet = await http.SendAsync(Get("0123456789abcdef", lastEventId: null), HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.NotFound, stale.StatusCode);
+        Assert.Contains("Session not found", await stale.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, staleGet.StatusCode);
+    }
+
+    [Fact]
     public async Task A_dropped_push_stream_resumes_with_Last_Event_ID_and_a_reopened_GET_replaces_the_old_one()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);

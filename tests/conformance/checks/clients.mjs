@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { EmptyResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { brief, check, compileProblems, expect, fail, textOf, validateStrict } from '../lib/harness.mjs';
+import { brief, check, compileProblems, expect, fail, sleep, textOf, validateStrict } from '../lib/harness.mjs';
 
 const GROUP = 'clients';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +49,21 @@ export async function modernEra(env) {
           expect(!result.isError, `${name} ${brief(args)}: tool error ${brief(text)}`);
           expect(problems.length === 0, `${name} ${brief(args)}: strict ajv ${problems.join('; ')}`);
         }
+      });
+      await check(GROUP, '2026-07-28 client: subscriptions/listen on a session resource is acknowledged and gets notifications/resources/updated on the held stream', async () => {
+        await listenedSessionUpdates(env, client);
+      });
+      await check(GROUP, '2026-07-28 client: subscriptions/listen on an unknown session is refused naming its URI', async () => {
+        const uri = 'oubliette://sessions/gogol_20000101_000000_00000000';
+        let refusal;
+        try {
+          const subscription = await client.listen({ resourceSubscriptions: [uri] });
+          await subscription.close();
+        } catch (error) {
+          refusal = error;
+        }
+        expect(refusal, `listen on ${uri} was acknowledged`);
+        expect(String(refusal?.message).includes(uri), `the refusal does not name ${uri}: ${brief(String(refusal?.message ?? refusal))}`);
       });
     } catch (error) {
       fail(String(error));
@@ -98,6 +113,36 @@ export async function modernEra(env) {
       }
     });
   }
+}
+
+/**
+ * A session spawned and idle; the client listens on its resource, the session is messaged (a turn records events),
+ * and the update must arrive on the listen stream; closing the subscription ends it locally.
+ */
+async function listenedSessionUpdates(env, client) {
+  const spawned = await client.callTool({ name: 'session', arguments: { action: 'spawn', project_id: env.projectId, prompt: 'conformance-listen: first turn', new_session: true } });
+  const sessionId = spawned.structuredContent?.session_id;
+  expect(!spawned.isError && sessionId, `spawn failed: ${brief(textOf(spawned))}`);
+  const waited = await client.callTool({ name: 'session', arguments: { action: 'wait', session_id: sessionId, until: 'idle', timeout_seconds: 50 } }, { timeout: 90_000 });
+  expect(waited.structuredContent?.reached === true, `session ${sessionId} did not reach idle: ${brief(textOf(waited))}`);
+
+  const uri = `oubliette://sessions/${sessionId}`;
+  const updates = [];
+  client.setNotificationHandler('notifications/resources/updated', notification => { updates.push(notification.params?.uri); });
+  const subscription = await client.listen({ resourceSubscriptions: [uri] });
+  try {
+    expect(subscription.honoredFilter?.resourceSubscriptions?.includes(uri), `the acknowledgement does not grant ${uri}: ${brief(subscription.honoredFilter)}`);
+    const messaged = await client.callTool({ name: 'session', arguments: { action: 'message', session_id: sessionId, message: 'conformance-listen: second turn' } });
+    expect(!messaged.isError, `message failed: ${brief(textOf(messaged))}`);
+    const deadline = Date.now() + 30_000;
+    while (!updates.includes(uri) && Date.now() < deadline) await sleep(50);
+    expect(updates.includes(uri), `no notifications/resources/updated for ${uri} arrived on the listen stream within 30 s (got ${brief(updates)})`);
+  } finally {
+    await subscription.close();
+    client.removeNotificationHandler('notifications/resources/updated');
+  }
+  const closed = await Promise.race([subscription.closed, sleep(5_000).then(() => 'still open')]);
+  expect(closed === 'local', `after close() the subscription ended as '${closed}'`);
 }
 
 function run(command, args, options) {

@@ -100,9 +100,11 @@ public sealed partial class OpenCodeRuntime(
 
         await containers.EnsureRunningAsync(host, cancellationToken);
         var http = UnixSocketHttp.Create(paths.AgentSocket(host));
+        bool adopted;
         try
         {
-            if (!await IsHealthyAsync(http, cancellationToken))
+            adopted = await IsHealthyAsync(http, cancellationToken);
+            if (!adopted)
             {
                 await StartAgentAsync(host, cancellationToken);
                 await WaitHealthyAsync(host, http, cancellationToken);
@@ -114,7 +116,7 @@ public sealed partial class OpenCodeRuntime(
             throw;
         }
 
-        var connection = new AgentConnection(http, UnixSocketHttp.CreateForBlockingReads(paths.AgentSocket(host))) { Host = host };
+        var connection = new AgentConnection(http, UnixSocketHttp.CreateForBlockingReads(paths.AgentSocket(host))) { Host = host, Adopted = adopted };
         connection.Reader = Task.Run(() => ReadEventsAsync(host, connection, _stopping.Token), CancellationToken.None);
         if (_connections.TryGetValue(host.Key, out var previous))
         {
@@ -151,9 +153,78 @@ public sealed partial class OpenCodeRuntime(
             body["tools"] = new JsonObject([.. tools.Select(pair => KeyValuePair.Create(pair.Key, (JsonNode?)JsonValue.Create(pair.Value)))]);
         }
 
+        await ReconnectMcpOnceAsync(host, directory, cancellationToken);
         using var response = await SendAsync(host, "send the prompt", (http, token) => http.PostAsJsonAsync(
             $"session/{Uri.EscapeDataString(agentSessionId)}/prompt_async?directory={Uri.EscapeDataString(directory)}", body, token), cancellationToken);
         await EnsureSuccessAsync(response, "send the prompt", cancellationToken);
+    }
+
+    /// <summary>
+    /// An agent this server process did not start (its container kept running across a server restart) still holds an
+    /// MCP session of the previous process, and the tool list that process gave it: the new process does not know that
+    /// session, so it can neither tell it that caller tools were lent or withdrawn nor answer it. So before the first
+    /// prompt in each directory (OpenCode keeps one MCP client per directory), the agent is asked to connect its
+    /// <c>oubliette</c> MCP server afresh (<c>POST /mcp/oubliette/connect</c>): a new MCP session with this process, whose
+    /// tool list is listed now (and kept up to date from then on). Concurrent prompts wait for the same reconnect; one
+    /// that did not end connected is logged and tried again before the next prompt, and the prompt goes ahead meanwhile
+    /// (with the tools the agent listed before).
+    /// </summary>
+    private async Task ReconnectMcpOnceAsync(AgentHost host, string directory, CancellationToken cancellationToken)
+    {
+        if (!_connections.TryGetValue(host.Key, out var connection) || !connection.Adopted)
+        {
+            return;
+        }
+
+        var mine = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reconnect = connection.McpReconnects.GetOrAdd(directory, mine);
+        if (reconnect == mine)
+        {
+            string? outcome = "the server is stopping";
+            try
+            {
+                outcome = await ReconnectMcpAsync(host, directory);
+            }
+            finally
+            {
+                mine.SetResult(outcome);
+                if (outcome is not null)
+                {
+                    connection.McpReconnects.TryRemove(new KeyValuePair<string, TaskCompletionSource<string?>>(directory, mine));
+                    LogMcpReconnectFailed(logger, ProjectContainers.NameOf(host), directory, outcome);
+                }
+            }
+        }
+
+        await reconnect.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Reconnects the agent's MCP client of one directory; null when it is connected, else why not.</summary>
+    private async Task<string?> ReconnectMcpAsync(AgentHost host, string directory)
+    {
+        var query = $"directory={Uri.EscapeDataString(directory)}";
+        try
+        {
+            // Not bound to one prompt's cancellation: concurrent prompts share this reconnect. SendAsync bounds it.
+            using (var connected = await SendAsync(host, "reconnect its MCP client",
+                (http, token) => http.PostAsync($"mcp/{OpenCodeConfigWriter.McpServerName}/connect?{query}", null, token), _stopping.Token))
+            {
+                await EnsureSuccessAsync(connected, "reconnect its MCP client", _stopping.Token);
+            }
+
+            // OpenCode answers the connect request alike whether the new client connected or failed: its status says.
+            using var status = await SendAsync(host, "report its MCP status", (http, token) => http.GetAsync($"mcp?{query}", token), _stopping.Token);
+            await EnsureSuccessAsync(status, "report its MCP status", _stopping.Token);
+            var servers = await status.Content.ReadFromJsonAsync<JsonElement>(_stopping.Token);
+            return servers.ValueKind == JsonValueKind.Object && servers.TryGetProperty(OpenCodeConfigWriter.McpServerName, out var server)
+                && server.TryGetProperty("status", out var state) && state.ValueEquals("connected")
+                    ? null
+                    : $"its MCP status is {(servers.ValueKind == JsonValueKind.Object && servers.TryGetProperty(OpenCodeConfigWriter.McpServerName, out var reported) ? reported.GetRawText() : "missing")}";
+        }
+        catch (Exception exception) when (exception is OublietteException or HttpRequestException or IOException or JsonException)
+        {
+            return exception.Message;
+        }
     }
 
     public async Task DisconnectAsync(AgentHost host, string reason)
@@ -496,6 +567,9 @@ public sealed partial class OpenCodeRuntime(
         throw new ExternalFailureException($"OpenCode could not {what}: HTTP {(int)response.StatusCode} {(response.StatusCode == HttpStatusCode.NotFound ? "(not found)" : "")} {body[..Math.Min(body.Length, 500)]}");
     }
 
+    [LoggerMessage(EventId = 33, Level = LogLevel.Warning, Message = "the agent in container {Container} could not reconnect its MCP client for {Directory} (it keeps the tools it listed before; tried again at the next prompt): {Reason}")]
+    private static partial void LogMcpReconnectFailed(ILogger logger, string container, string directory, string reason);
+
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "starting the agent in container {Container}")]
     private static partial void LogStarting(ILogger logger, string container);
 
@@ -509,6 +583,12 @@ public sealed partial class OpenCodeRuntime(
     {
         /// <summary>The container this connection reaches.</summary>
         public required AgentHost Host { get; init; }
+
+        /// <summary>The agent was already running when this connection attached: this server process did not start it.</summary>
+        public bool Adopted { get; init; }
+
+        /// <summary>Per directory, the reconnect of an adopted agent's MCP client (see ReconnectMcpOnceAsync); null result when connected.</summary>
+        public ConcurrentDictionary<string, TaskCompletionSource<string?>> McpReconnects { get; } = new(StringComparer.Ordinal);
 
         public HttpClient Http { get; } = http;
 
