@@ -25,7 +25,7 @@ internal static class ScheduleBench
         var now = TimeProvider.System.GetUtcNow();
         for (var index = 0; index < 100; index++)
         {
-            store.Put(Schedule($"sch_idle_{index}", "0 0 1 1 *", CronTimes.Next("0 0 1 1 *", null, now)));
+            store.Put(Schedule($"sch_idle_{index}", "0 0 1 1 *", CronSchedule.Parse("0 0 1 1 *", null).NextAfter(now)));
         }
 
         using var runner = new ScheduleRunner(store, sessions, tokens, SchedulesConfig.Default, new OublietteMetrics(Metrics.NewCustomRegistry()), TimeProvider.System,
@@ -45,7 +45,7 @@ internal static class ScheduleBench
         Console.WriteLine($"schedule runner idle with 100 enabled schedules: {(process.TotalProcessorTime - cpuBefore).TotalMilliseconds:0} ms CPU in 10 s (whole bench process), {Volatile.Read(ref sleeps) - sleepsBefore} loop wake-ups");
 
         // Lag: a per-second schedule, due time → spawn called.
-        store.Put(Schedule("sch_every_second", "* * * * * *", CronTimes.Next("* * * * * *", null, TimeProvider.System.GetUtcNow())));
+        store.Put(Schedule("sch_every_second", "* * * * * *", CronSchedule.Parse("* * * * * *", null).NextAfter(TimeProvider.System.GetUtcNow())));
         runner.Wake();
         await store.WaitForAsync(all => all.Count(execution => execution.ScheduleId == "sch_every_second" && execution.Status == ExecutionStatus.Success) >= runs + 1,
             TimeSpan.FromSeconds(runs + 30));

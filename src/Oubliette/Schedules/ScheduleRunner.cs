@@ -179,8 +179,9 @@ public sealed partial class ScheduleRunner : BackgroundService, IScheduleRunner
         DateTimeOffset? afterDue;
         try
         {
-            next = CronTimes.Next(schedule.CronExpr, schedule.TimeZone, now);
-            afterDue = CronTimes.Next(schedule.CronExpr, schedule.TimeZone, due);
+            var cron = CronSchedule.Parse(schedule.CronExpr, schedule.TimeZone);
+            next = cron.NextAfter(now);
+            afterDue = cron.NextAfter(due);
         }
         catch (InvalidArgumentException exception)
         {
