@@ -229,10 +229,13 @@ public static partial class ConfigParser
 
     private static SchedulesConfig ReadSchedules(ConfigReader schedules)
     {
-        schedules.RejectUnknownKeys("keep_executions", "missed_grace_seconds");
+        schedules.RejectUnknownKeys("keep_executions", "missed_grace_seconds", "max_per_project", "max_prompt_bytes", "min_interval_seconds");
         return new SchedulesConfig(
             schedules.Int("keep_executions", SchedulesConfig.Default.KeepExecutions, 1, 1_000_000),
-            schedules.Int("missed_grace_seconds", SchedulesConfig.Default.MissedGraceSeconds, 1, 24 * 3600));
+            schedules.Int("missed_grace_seconds", SchedulesConfig.Default.MissedGraceSeconds, 1, 24 * 3600),
+            schedules.Int("max_per_project", SchedulesConfig.Default.MaxPerProject, 1, 10_000),
+            schedules.Int("max_prompt_bytes", SchedulesConfig.Default.MaxPromptBytes, 1, 16 * 1024 * 1024),
+            schedules.Int("min_interval_seconds", SchedulesConfig.Default.MinIntervalSeconds, 0, 24 * 3600));
     }
 
     /// <summary>A list of host or host:port entries, each checked; null when absent.</summary>

@@ -124,6 +124,11 @@ public static class ConfigTemplate
             // A due time found up to this many seconds late (a short restart, a slow wake) still runs, unless a later
             // due time has passed too; older ones were missed while the server was down: recorded once as skipped (missed).
             "missed_grace_seconds": 60,
+            // Schedules that may target one project, and the largest schedule prompt (UTF-8 bytes).
+            "max_per_project": 50,
+            "max_prompt_bytes": 65536,
+            // The shortest gap between runs a non-admin token may schedule (admin tokens may use any cron).
+            "min_interval_seconds": 60,
           },
         }
 

@@ -65,8 +65,10 @@ public sealed class CronSchedule
                 return TimeZoneInfo.FindSystemTimeZoneById(timeZone);
             }
         }
-        catch (Exception exception) when (exception is TimeZoneNotFoundException or InvalidTimeZoneException)
+        catch (Exception exception) when (exception is TimeZoneNotFoundException or InvalidTimeZoneException or System.Security.SecurityException
+            or UnauthorizedAccessException or IOException or ArgumentException)
         {
+            // A folder of the zone database ('Europe') or an unreadable file is as unknown as a made-up name.
             // Named below with what is allowed.
         }
 
@@ -83,7 +85,7 @@ public sealed class CronSchedule
         var fields = cronExpr.Length > MaxExpressionLength ? [] : cronExpr.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         if (fields.Length is not (5 or 6))
         {
-            throw new InvalidArgumentException($"cron_expr '{Shorten(cronExpr)}' has {(fields.Length == 0 ? "too many characters" : $"{fields.Length} fields")} (allowed: {Allowed})");
+            throw new InvalidArgumentException($"cron_expr '{Shorten(cronExpr)}' has {(fields.Length == 0 ? "too many characters" : fields.Length == 1 ? "1 field" : $"{fields.Length} fields")} (allowed: {Allowed})");
         }
 
         var format = fields.Length == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard;
@@ -97,8 +99,9 @@ public sealed class CronSchedule
             // Cronos names its own field ("Minutes: …") only sometimes: find the wrong field by parsing each alone.
             var names = fields.Length == 6 ? SixFields : FiveFields;
             var wrong = Enumerable.Range(0, fields.Length).FirstOrDefault(index => !FieldParses(fields, index, format), -1);
-            var which = wrong < 0 ? "" : $": the {names[wrong]} field '{Shorten(fields[wrong])}' is wrong";
-            throw new InvalidArgumentException($"cron_expr '{Shorten(cronExpr)}' is not valid{which} ({exception.Message.TrimEnd('.')}; allowed: {Allowed})");
+            // Cronos's own text only when no single field is to blame (it names its fields differently from cron).
+            var which = wrong < 0 ? $" ({exception.Message.TrimEnd('.')})" : $": the {names[wrong]} field '{Shorten(fields[wrong])}' is wrong";
+            throw new InvalidArgumentException($"cron_expr '{Shorten(cronExpr)}' is not valid{which}; allowed: {Allowed}");
         }
 
         // Cron has no year field: a day that exists at all (not 30 February) comes within a few years of any date.

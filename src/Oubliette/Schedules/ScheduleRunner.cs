@@ -183,9 +183,10 @@ public sealed partial class ScheduleRunner : BackgroundService, IScheduleRunner
             next = cron.NextAfter(now);
             afterDue = cron.NextAfter(due);
         }
-        catch (InvalidArgumentException exception)
+        catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            // Validated when stored; a time zone can still vanish from the system's database. Disabling stops a hot loop.
+            // Validated when stored; a time zone can still vanish from the system's database. Disabling this one schedule
+            // stops a hot loop and keeps every other schedule running.
             await _store.DisableAsync(schedule.Id, exception.Message, cancellationToken);
             LogScheduleDisabled(_logger, schedule.Id, exception.Message);
             return;
@@ -324,6 +325,15 @@ public sealed partial class ScheduleRunner : BackgroundService, IScheduleRunner
             {
                 await waiting.WaitAsync(stopping);
                 holding = true;
+                // The creator's rights again: a run may wait in the queue for hours, and a token revoked meanwhile runs nothing.
+                if (await CreatorRefusalAsync(await _store.GetAsync(schedule.Id, stopping) ?? schedule, stopping) is { } refusal)
+                {
+                    await FinishAsync(execution with { Status = ExecutionStatus.Disabled, Reason = refusal, FinishedAt = _time.GetUtcNow() });
+                    await _store.DisableAsync(schedule.Id, refusal, stopping);
+                    LogScheduleDisabled(_logger, schedule.Id, refusal);
+                    return;
+                }
+
                 execution = execution with { StartedAt = _time.GetUtcNow() };
                 await _store.UpdateExecutionAsync(execution, stopping);
             }

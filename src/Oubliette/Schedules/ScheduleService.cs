@@ -19,9 +19,9 @@ namespace Oubliette.Schedules;
 /// the session that would create it and runs with a token's rights, so only a client's token creates one.
 /// </para>
 /// <para>
-/// A schedule runs with the rights of the token that created it or last changed it (<c>creator_token_id</c>): that
-/// caller has just shown write rights on every target, and a schedule the runner disabled because its token was revoked
-/// comes back with an update (<c>enabled: true</c>) by a live token.
+/// A schedule runs with the rights of the token that created it (<c>creator_token_id</c>); an update leaves that alone,
+/// except one that enables a disabled schedule: that caller has just shown write rights on every target, and it is how
+/// a schedule the runner disabled because its token was revoked comes back, under the enabling token.
 /// </para>
 /// </summary>
 public sealed class ScheduleService(
@@ -43,11 +43,13 @@ public sealed class ScheduleService(
         RefuseAgent(caller, "create");
         var name = RequireName(input.Name);
         var cron = CronSchedule.Parse(input.CronExpr, input.TimeZone);
+        RequireInterval(cron, input.CronExpr!, caller);
         var prompt = RequirePrompt(input.Prompt);
         var overlap = input.OverlapBehavior is null ? OverlapBehavior.Skip : ScheduleWire.ParseOverlap("overlap_behavior", input.OverlapBehavior);
         var session = input.SessionBehavior is null ? SessionBehavior.Resume : ScheduleWire.ParseSession("session_behavior", input.SessionBehavior);
         var (model, autonomy, reasoning) = (Model(input.Model), Level("autonomy", input.Autonomy), Level("reasoning", input.Reasoning));
-        var targets = await RequireTargetsAsync(input.Targets, caller, "schedule.create", cancellationToken);
+        var targets = await RequireTargetsAsync(input.Targets, caller, "schedule.create", model, cancellationToken);
+        await RequireRoomAsync(targets, [], cancellationToken);
         if (await store.FindByNameAsync(name, cancellationToken) is not null)
         {
             throw new ConflictException($"a schedule named '{name}' already exists; names are unique");
@@ -58,7 +60,7 @@ public sealed class ScheduleService(
         var schedule = new Schedule(
             "sch_" + RandomNumberGenerator.GetHexString(16, lowercase: true),
             name,
-            input.CronExpr!.Trim(),
+            Normalize(input.CronExpr!),
             Empty(input.TimeZone),
             prompt,
             targets,
@@ -83,19 +85,29 @@ public sealed class ScheduleService(
     public async Task<ScheduleDetails> UpdateAsync(string? scheduleId, ScheduleInput input, Caller caller, CancellationToken cancellationToken)
     {
         RefuseAgent(caller, "update");
-        var current = await RequireAsync(scheduleId, cancellationToken);
-        DemandEvery(caller, "schedule.update", current);
+        var current = await RequireAsync(scheduleId, caller, cancellationToken);
+        await DemandEveryAsync(caller, "schedule.update", current, cancellationToken);
         var name = input.Name is null ? null : RequireName(input.Name);
         var cronExpr = input.CronExpr ?? current.CronExpr;
         var zone = input.TimeZone is null ? current.TimeZone : Empty(input.TimeZone);
         var cron = CronSchedule.Parse(cronExpr, zone);
+        if (input.CronExpr is not null || input.TimeZone is not null)
+        {
+            RequireInterval(cron, cronExpr, caller);
+        }
+
         var prompt = input.Prompt is null ? null : RequirePrompt(input.Prompt);
         var overlap = input.OverlapBehavior is null ? (OverlapBehavior?)null : ScheduleWire.ParseOverlap("overlap_behavior", input.OverlapBehavior);
         var session = input.SessionBehavior is null ? (SessionBehavior?)null : ScheduleWire.ParseSession("session_behavior", input.SessionBehavior);
         var model = input.Model is null ? current.Model : Model(Empty(input.Model));
         var autonomy = input.Autonomy is null ? current.Autonomy : Level("autonomy", Empty(input.Autonomy));
         var reasoning = input.Reasoning is null ? current.Reasoning : Level("reasoning", Empty(input.Reasoning));
-        var targets = input.Targets is null ? null : await RequireTargetsAsync(input.Targets, caller, "schedule.update", cancellationToken);
+        var targets = input.Targets is null ? null : await RequireTargetsAsync(input.Targets, caller, "schedule.update", model, cancellationToken);
+        if (targets is not null)
+        {
+            await RequireRoomAsync(targets, current.Targets, cancellationToken);
+        }
+
         if (name is not null && await store.FindByNameAsync(name, cancellationToken) is { } clash && clash.Id != current.Id)
         {
             throw new ConflictException($"a schedule named '{name}' already exists; names are unique");
@@ -111,12 +123,12 @@ public sealed class ScheduleService(
             }
 
             var enabled = input.Enabled ?? stored.Enabled;
-            var reschedule = enabled != stored.Enabled || cronExpr.Trim() != stored.CronExpr || zone != stored.TimeZone
+            var reschedule = enabled != stored.Enabled || Normalize(cronExpr) != stored.CronExpr || zone != stored.TimeZone
                 || (enabled && stored.NextRunAt is null);
             var changed = stored with
             {
                 Name = name ?? stored.Name,
-                CronExpr = cronExpr.Trim(),
+                CronExpr = Normalize(cronExpr),
                 TimeZone = zone,
                 Prompt = prompt ?? stored.Prompt,
                 Targets = targets ?? stored.Targets,
@@ -126,7 +138,7 @@ public sealed class ScheduleService(
                 Model = model,
                 Autonomy = autonomy,
                 Reasoning = reasoning,
-                CreatorTokenId = caller.TokenId,
+                CreatorTokenId = enabled && !stored.Enabled ? caller.TokenId : stored.CreatorTokenId,
                 UpdatedAt = now,
                 NextRunAt = enabled ? cron.NextAfter(now) : null,
                 DisabledReason = null,
@@ -142,8 +154,8 @@ public sealed class ScheduleService(
     public async Task<Schedule> DeleteAsync(string? scheduleId, Caller caller, CancellationToken cancellationToken)
     {
         RefuseAgent(caller, "delete");
-        var current = await RequireAsync(scheduleId, cancellationToken);
-        DemandEvery(caller, "schedule.delete", current);
+        var current = await RequireAsync(scheduleId, caller, cancellationToken);
+        await DemandEveryAsync(caller, "schedule.delete", current, cancellationToken);
         var deleted = await store.DeleteAsync(current.Id, cancellationToken) ?? throw NotFound(current.Id);
         Audit("schedule.delete", caller, deleted, $"name={deleted.Name} targets={Projects(deleted)}");
         runner.Wake();
@@ -154,8 +166,8 @@ public sealed class ScheduleService(
     public async Task<IReadOnlyList<string>> TriggerAsync(string? scheduleId, Caller caller, CancellationToken cancellationToken)
     {
         RefuseAgent(caller, "trigger");
-        var current = await RequireAsync(scheduleId, cancellationToken);
-        DemandEvery(caller, "schedule.trigger", current);
+        var current = await RequireAsync(scheduleId, caller, cancellationToken);
+        await DemandEveryAsync(caller, "schedule.trigger", current, cancellationToken);
         var executions = await runner.TriggerAsync(current.Id, cancellationToken);
         Audit("schedule.trigger", caller, current, $"executions={string.Join(',', executions)}");
         return executions;
@@ -163,8 +175,8 @@ public sealed class ScheduleService(
 
     public async Task<ScheduleDetails> GetAsync(string? scheduleId, Caller caller, CancellationToken cancellationToken)
     {
-        var schedule = await RequireAsync(scheduleId, cancellationToken);
-        DemandEvery(caller, "schedule.get", schedule);
+        var schedule = await RequireAsync(scheduleId, caller, cancellationToken);
+        await DemandEveryAsync(caller, "schedule.get", schedule, cancellationToken);
         return Details(schedule, CronSchedule.Parse(schedule.CronExpr, schedule.TimeZone), await LastExecutionAsync(schedule.Id, cancellationToken));
     }
 
@@ -192,14 +204,18 @@ public sealed class ScheduleService(
         }
 
         Guid? project = target is null ? null : ProjectIds.Parse("target", target);
-        var schedule = await RequireAsync(scheduleId, cancellationToken);
+        var schedule = await RequireAsync(scheduleId, caller, cancellationToken);
         if (project is { } only)
         {
             authorizer.Demand(caller, "schedule.history", only);
+            if (schedule.Targets.All(candidate => candidate.ProjectId != only))
+            {
+                throw NotFound(schedule.Id);
+            }
         }
         else
         {
-            DemandEvery(caller, "schedule.history", schedule);
+            await DemandEveryAsync(caller, "schedule.history", schedule, cancellationToken);
         }
 
         return await store.HistoryAsync(schedule.Id, limit ?? DefaultHistoryLimit, project, cancellationToken);
@@ -213,32 +229,102 @@ public sealed class ScheduleService(
         }
     }
 
-    private async Task<Schedule> RequireAsync(string? scheduleId, CancellationToken cancellationToken)
+    /// <summary>The schedule, as not found when the caller may read none of its targets (its id and targets stay secret).</summary>
+    private async Task<Schedule> RequireAsync(string? scheduleId, Caller caller, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(scheduleId))
         {
             throw new InvalidArgumentException("'schedule_id' is required");
         }
 
-        return (scheduleId.Length <= 64 ? await store.GetAsync(scheduleId, cancellationToken) : null) ?? throw NotFound(scheduleId);
+        var schedule = (scheduleId.Length <= 64 ? await store.GetAsync(scheduleId, cancellationToken) : null) ?? throw NotFound(scheduleId);
+        return schedule.Targets.Any(target => PermissionPolicy.Allows(caller.Scope, PermissionClass.ProjectRead, target.ProjectId))
+            ? schedule
+            : throw NotFound(scheduleId);
     }
 
     private static NotFoundException NotFound(string scheduleId) =>
         new($"schedule_id '{(scheduleId.Length > 60 ? scheduleId[..60] + "…" : scheduleId)}' not found");
 
-    private void DemandEvery(Caller caller, string action, Schedule schedule)
+    /// <summary>
+    /// The caller's rights on every target project that still exists. A deleted project belongs to nobody: its targets
+    /// do not stop the owners of the other targets from mending or deleting the schedule.
+    /// </summary>
+    private async Task DemandEveryAsync(Caller caller, string action, Schedule schedule, CancellationToken cancellationToken)
     {
         foreach (var project in schedule.Targets.Select(target => target.ProjectId).Distinct())
         {
-            authorizer.Demand(caller, action, project);
+            if (await ExistsAsync(project, cancellationToken))
+            {
+                authorizer.Demand(caller, action, project);
+            }
         }
     }
 
+    private async Task<bool> ExistsAsync(Guid project, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await projects.RequireAsync(project, cancellationToken);
+            return true;
+        }
+        catch (NotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Non-admin tokens may not schedule runs closer than <c>schedules.min_interval_seconds</c>: a project token could
+    /// otherwise start a session every second for as long as the token lives. Checked over the next runs.
+    /// </summary>
+    private void RequireInterval(CronSchedule cron, string cronExpr, Caller caller)
+    {
+        var minimum = config.Schedules.MinIntervalSeconds;
+        if (caller.Scope.Kind == ScopeKind.Admin || minimum == 0 || cron.NextAfter(time.GetUtcNow()) is not { } first)
+        {
+            return;
+        }
+
+        var runs = cron.Following(first, 32);
+        for (var index = 1; index < runs.Count; index++)
+        {
+            var gap = runs[index] - runs[index - 1];
+            if (gap.TotalSeconds < minimum)
+            {
+                throw new InvalidArgumentException(
+                    $"cron_expr '{Normalize(cronExpr)}' runs {gap.TotalSeconds:0} s apart; a non-admin token may schedule runs at least {minimum} s apart (schedules.min_interval_seconds)");
+            }
+        }
+    }
+
+    /// <summary>Each newly targeted project has room for one more schedule (<c>schedules.max_per_project</c>).</summary>
+    private async Task RequireRoomAsync(IReadOnlyList<ScheduleTarget> targets, IReadOnlyList<ScheduleTarget> before, CancellationToken cancellationToken)
+    {
+        foreach (var project in targets.Select(target => target.ProjectId).Distinct().Where(project => before.All(old => old.ProjectId != project)))
+        {
+            var count = (await store.ListAsync(project, null, cancellationToken)).Count;
+            if (count >= config.Schedules.MaxPerProject)
+            {
+                throw new InvalidArgumentException(
+                    $"project '{project:D}' already has {count} schedules, the most allowed (schedules.max_per_project = {config.Schedules.MaxPerProject}); delete one first");
+            }
+        }
+    }
+
+    /// <summary>The expression as stored and shown: its fields joined by single spaces.</summary>
+    private static string Normalize(string cronExpr) => string.Join(' ', cronExpr.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+
     private static string RequireName(string? name)
     {
-        var trimmed = name?.Trim();
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new InvalidArgumentException("'name' is required (1-64 characters: letters, digits, space, '.', '_', '-'; starting with a letter or digit)");
+        }
+
+        var trimmed = name.Trim();
         return ProjectService.IsValidName(trimmed)
-            ? trimmed!
+            ? trimmed
             : throw new InvalidArgumentException($"name '{name}' is not valid (1-64 characters: letters, digits, space, '.', '_', '-'; starting with a letter or digit)");
     }
 
@@ -249,7 +335,7 @@ public sealed class ScheduleService(
             throw new InvalidArgumentException("'prompt' is required and must not be empty (what the agent does at every run)");
         }
 
-        SessionService.RequirePromptSize("prompt", prompt, config.Server.MaxPromptBytes);
+        SessionService.RequirePromptSize("prompt", prompt, Math.Min(config.Server.MaxPromptBytes, config.Schedules.MaxPromptBytes));
         return prompt;
     }
 
@@ -264,7 +350,8 @@ public sealed class ScheduleService(
     private static string? Empty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     /// <summary>Each target: a project the caller may write, that exists, with an existing workspace; no target twice.</summary>
-    private async Task<IReadOnlyList<ScheduleTarget>> RequireTargetsAsync(IReadOnlyList<ScheduleTargetInput>? inputs, Caller caller, string action, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<ScheduleTarget>> RequireTargetsAsync(
+        IReadOnlyList<ScheduleTargetInput>? inputs, Caller caller, string action, string? model, CancellationToken cancellationToken)
     {
         if (inputs is null || inputs.Count == 0)
         {
@@ -306,8 +393,16 @@ public sealed class ScheduleService(
                 throw new InvalidArgumentException($"{field} repeats targets[{earlier}] (project {projectId:D}, {(workspaceId is null ? "default workspace" : $"workspace {workspaceId:D}")}); each target must be different");
             }
 
+            // A run needs a model: the schedule's, the project's or the defaults' (as session spawn resolves it).
+            if ((model ?? project.Model ?? config.Defaults.Agent.Model ?? config.Models.SessionModel) is null)
+            {
+                throw new InvalidArgumentException(
+                    $"{field}: no model is configured for project '{projectId:D}' (give 'model', or set models.models and defaults.agent.model in the config)");
+            }
+
             seen[(projectId, workspaceId ?? project.DefaultWorkspaceId)] = index;
-            targets.Add(new ScheduleTarget(projectId, workspaceId));
+            // The default workspace named is the same target as none named: stored as none, so its pin is kept either way.
+            targets.Add(new ScheduleTarget(projectId, workspaceId == project.DefaultWorkspaceId ? null : workspaceId));
         }
 
         return targets;

@@ -17,7 +17,7 @@ public sealed class ScheduleTimingTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _home = await TestHome.CreateAsync(time: _time);
+        _home = await TestHome.CreateAsync(ScheduleServerFixture.Config, time: _time);
         _server = await InProcessServer.StartAsync(_home, _time, configureServices: services =>
         {
             services.AddSingleton<IContainerRuntime>(new FakeContainerRuntime());

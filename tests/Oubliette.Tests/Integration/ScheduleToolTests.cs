@@ -17,12 +17,13 @@ namespace Oubliette.Tests.Integration;
 /// </summary>
 public sealed class ScheduleServerFixture : IAsyncLifetime
 {
-    private const string Config = """
+    public const string Config = """
         {
           "server": { "address": "127.0.0.1:0" },
           "defaults": { "rate_limit": { "requests_per_second": 1000, "burst": 2000 } },
           "credentials": { "providers": { "credentials": { "scripted": { "provider": "openai-compatible", "api_key": "sk-x", "base_url": "http://127.0.0.1:9/v1" } }, "default": "scripted" } },
           "models": { "models": { "fast": { "model": "m", "provider": "scripted" } }, "defaults": { "session_model": "fast" } },
+          "schedules": { "max_per_project": 10000 },
         }
         """;
 
@@ -219,8 +220,8 @@ public sealed class ScheduleToolTests(ScheduleServerFixture fixture) : IClassFix
 
     public static TheoryData<string, string> BadInputs() => new()
     {
-        { """{"action":"create","name":"bad-cron","cron_expr":"0 25 * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "cron_expr '0 25 * * *' is not valid: the hour field '25' is wrong (" },
-        { """{"action":"create","name":"bad-cron","cron_expr":"61 0 * * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "cron_expr '61 0 * * * *' is not valid: the second field '61' is wrong (" },
+        { """{"action":"create","name":"bad-cron","cron_expr":"0 25 * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "cron_expr '0 25 * * *' is not valid: the hour field '25' is wrong; allowed: " },
+        { """{"action":"create","name":"bad-cron","cron_expr":"61 0 * * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "cron_expr '61 0 * * * *' is not valid: the second field '61' is wrong; allowed: " },
         { """{"action":"create","name":"bad-cron","cron_expr":"* * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "cron_expr '* * *' has 3 fields (allowed: 5 fields" },
         { """{"action":"create","name":"no-cron","prompt":"p","targets":[{"project_id":"{A}"}]}""", "'cron_expr' is required (5 fields 'minute hour day-of-month month day-of-week', or 6 with a leading seconds field" },
         { """{"action":"create","name":"bad-zone","cron_expr":"0 9 * * *","time_zone":"Europe/Atlantis","prompt":"p","targets":[{"project_id":"{A}"}]}""", "time_zone 'Europe/Atlantis' is not a known IANA time zone" },
@@ -243,7 +244,7 @@ public sealed class ScheduleToolTests(ScheduleServerFixture fixture) : IClassFix
         { """{"action":"create","name":"bad-autonomy","cron_expr":"0 9 * * *","prompt":"p","autonomy":"total","targets":[{"project_id":"{A}"}]}""", "autonomy 'total' is not valid (allowed: off, low, medium, high)" },
         { """{"action":"create","name":"bad-reasoning","cron_expr":"0 9 * * *","prompt":"p","reasoning":"deep","targets":[{"project_id":"{A}"}]}""", "reasoning 'deep' is not valid (allowed: off, low, medium, high)" },
         { """{"action":"create","name":"no-prompt","cron_expr":"0 9 * * *","prompt":"  ","targets":[{"project_id":"{A}"}]}""", "'prompt' is required and must not be empty" },
-        { """{"action":"create","cron_expr":"0 9 * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "name '' is not valid (1-64 characters" },
+        { """{"action":"create","cron_expr":"0 9 * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "'name' is required (1-64 characters" },
         { """{"action":"create","name":"../etc","cron_expr":"0 9 * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "name '../etc' is not valid (1-64 characters: letters, digits, space, '.', '_', '-'; starting with a letter or digit)" },
         { """{"action":"create","name":"{TAKEN}","cron_expr":"0 9 * * *","prompt":"p","targets":[{"project_id":"{A}"}]}""", "a schedule named '{TAKEN}' already exists; names are unique" },
         { """{"action":"create","name":"typed","cron_expr":"0 9 * * *","prompt":"p","enabled":"yes","targets":[{"project_id":"{A}"}]}""", "schedule: 'enabled' must be a boolean, not the string \"yes\"" },
@@ -325,12 +326,19 @@ public sealed class ScheduleToolTests(ScheduleServerFixture fixture) : IClassFix
             (new { action = "trigger", schedule_id = sharedId }, "trigger"),
             (new { action = "get", schedule_id = sharedId }, "get"),
             (new { action = "history", schedule_id = sharedId }, "history"),
-            (new { action = "update", schedule_id = bOnlyId, enabled = false }, "update"),
         })
         {
             var refused = await tokenA.CallAsync("schedule", arguments);
             Assert.True(refused.IsError, action);
             Assert.Equal($"forbidden: 'schedule.{action}' on project {fixture.ProjectB} is not allowed for this token's scope 'project:{fixture.ProjectA}'", refused.Text);
+        }
+
+        // A schedule none of whose targets it may read does not exist for it: no id, no target named.
+        foreach (var action in new[] { "update", "delete", "trigger", "get", "history" })
+        {
+            var hidden = await tokenA.CallAsync("schedule", new { action, schedule_id = bOnlyId });
+            Assert.True(hidden.IsError, action);
+            Assert.Equal($"schedule_id '{bOnlyId}' not found", hidden.Text);
         }
 
         var ownRuns = await OkAsync(tokenA, new { action = "history", schedule_id = sharedId, target = fixture.ProjectA.ToString() });
@@ -350,16 +358,89 @@ public sealed class ScheduleToolTests(ScheduleServerFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task A_token_that_updates_a_schedule_becomes_the_one_it_runs_as()
+    public async Task The_default_workspace_named_is_stored_as_none_so_the_target_keeps_its_pin_either_way()
+    {
+        var id = await CreateAsync(Admin, Unique("default-named"), new { project_id = fixture.ProjectA, workspace_id = fixture.DefaultWorkspaceA });
+        var target = (await OkAsync(Admin, new { action = "get", schedule_id = id })).GetProperty("schedule").GetProperty("targets")[0];
+
+        Assert.False(target.TryGetProperty("workspace_id", out _), target.ToString());
+        await OkAsync(Admin, new { action = "update", schedule_id = id, enabled = false });
+    }
+
+    [Fact]
+    public async Task Project_tokens_are_held_to_the_schedule_count_the_prompt_size_and_the_shortest_interval()
+    {
+        const string limits = """
+            {
+              "server": { "address": "127.0.0.1:0" },
+              "credentials": { "providers": { "credentials": { "scripted": { "provider": "openai-compatible", "api_key": "sk-x", "base_url": "http://127.0.0.1:9/v1" } }, "default": "scripted" } },
+              "models": { "models": { "fast": { "model": "m", "provider": "scripted" } }, "defaults": { "session_model": "fast" } },
+              "schedules": { "max_per_project": 2, "max_prompt_bytes": 100, "min_interval_seconds": 60 },
+            }
+            """;
+        await using var home = await TestHome.CreateAsync(limits);
+        await using var server = await InProcessServer.StartAsync(home, configureServices: services =>
+        {
+            services.AddSingleton<IContainerRuntime>(new FakeContainerRuntime());
+            services.AddSingleton<IAgentRuntime>(new FakeAgentRuntime());
+        });
+        await using var admin = await McpTestClient.ConnectAsync(server.McpEndpoint, home.AdminSecret);
+        var project = (await admin.CallAsync("project", new { action = "create", name = "limited" })).Json.GetProperty("project").GetProperty("id").GetGuid();
+        await using var member = await McpTestClient.ConnectAsync(server.McpEndpoint, await home.CreateTokenAsync($"project:{project:D}"));
+        object Create(string name, string cron, string prompt = "p") =>
+            new { action = "create", name, cron_expr = cron, prompt, enabled = false, targets = new[] { new { project_id = project } } };
+
+        var everySecond = await member.CallAsync("schedule", Create("fast", "* * * * * *"));
+        var everyThirty = await member.CallAsync("schedule", Create("thirty", "*/30 * * * * *"));
+        var bigPrompt = await member.CallAsync("schedule", Create("big", "0 9 * * *", new string('x', 101)));
+        var adminFast = await admin.CallAsync("schedule", Create("admin-fast", "* * * * * *"));
+        var hourly = await member.CallAsync("schedule", Create("hourly", "0 * * * *"));
+        var third = await member.CallAsync("schedule", Create("third", "0 9 * * *"));
+
+        Assert.Equal("cron_expr '* * * * * *' runs 1 s apart; a non-admin token may schedule runs at least 60 s apart (schedules.min_interval_seconds)", everySecond.Text);
+        Assert.Equal("cron_expr '*/30 * * * * *' runs 30 s apart; a non-admin token may schedule runs at least 60 s apart (schedules.min_interval_seconds)", everyThirty.Text);
+        Assert.True(bigPrompt.IsError);
+        Assert.Contains("prompt", bigPrompt.Text, StringComparison.Ordinal);
+        Assert.False(adminFast.IsError, adminFast.Text);
+        Assert.False(hourly.IsError, hourly.Text);
+        Assert.Equal($"project '{project:D}' already has 2 schedules, the most allowed (schedules.max_per_project = 2); delete one first", third.Text);
+        Assert.Equal(2, (await admin.CallAsync("schedule", new { action = "list" })).Json.GetProperty("schedules").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Without_any_model_configured_a_schedule_is_refused_at_create_naming_the_target()
+    {
+        await using var home = await TestHome.CreateAsync();
+        await using var server = await InProcessServer.StartAsync(home, configureServices: services =>
+        {
+            services.AddSingleton<IContainerRuntime>(new FakeContainerRuntime());
+            services.AddSingleton<IAgentRuntime>(new FakeAgentRuntime());
+        });
+        await using var admin = await McpTestClient.ConnectAsync(server.McpEndpoint, home.AdminSecret);
+        var project = (await admin.CallAsync("project", new { action = "create", name = "no-model" })).Json.GetProperty("project").GetProperty("id").GetGuid();
+
+        var refused = await admin.CallAsync("schedule", new { action = "create", name = "nightly", cron_expr = "0 9 * * *", prompt = "p", targets = new[] { new { project_id = project } } });
+
+        Assert.True(refused.IsError);
+        Assert.Equal($"targets[0]: no model is configured for project '{project:D}' (give 'model', or set models.models and defaults.agent.model in the config)", refused.Text);
+        Assert.Equal(0, (await admin.CallAsync("schedule", new { action = "list" })).Json.GetProperty("schedules").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task An_update_keeps_the_token_it_runs_as_and_enabling_a_disabled_schedule_hands_it_to_the_enabler()
     {
         await using var tokenA = await fixture.ClientAsync($"project:{fixture.ProjectA}");
         var id = await CreateAsync(Admin, Unique("handed-over"), new { project_id = fixture.ProjectA });
         var adminCreator = (await OkAsync(Admin, new { action = "get", schedule_id = id })).GetProperty("schedule").GetProperty("creator_token_id").GetString();
 
-        var updated = await OkAsync(tokenA, new { action = "update", schedule_id = id, prompt = "mine now" });
+        var edited = await OkAsync(tokenA, new { action = "update", schedule_id = id, prompt = "changed by a" });
+        await OkAsync(Admin, new { action = "update", schedule_id = id, enabled = false });
+        var enabled = await OkAsync(tokenA, new { action = "update", schedule_id = id, enabled = true });
 
-        Assert.NotEqual(adminCreator, updated.GetProperty("schedule").GetProperty("creator_token_id").GetString());
-        Assert.StartsWith("tok_", updated.GetProperty("schedule").GetProperty("creator_token_id").GetString(), StringComparison.Ordinal);
+        Assert.Equal(adminCreator, edited.GetProperty("schedule").GetProperty("creator_token_id").GetString());
+        Assert.NotEqual(adminCreator, enabled.GetProperty("schedule").GetProperty("creator_token_id").GetString());
+        Assert.StartsWith("tok_", enabled.GetProperty("schedule").GetProperty("creator_token_id").GetString(), StringComparison.Ordinal);
+        await OkAsync(Admin, new { action = "update", schedule_id = id, enabled = false });
     }
 
     [Fact]

@@ -64,14 +64,14 @@ public sealed class CronScheduleTests
     {
         var error = Assert.Throws<InvalidArgumentException>(() => CronSchedule.Parse(expression, null));
 
-        Assert.StartsWith($"cron_expr '{expression}' is not valid: the {field} field '{value}' is wrong (", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"cron_expr '{expression}' is not valid: the {field} field '{value}' is wrong; allowed: ", error.Message, StringComparison.Ordinal);
         Assert.Contains("allowed: 5 fields 'minute hour day-of-month month day-of-week', or 6 with a leading seconds field", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("* * * *", "has 4 fields")]
     [InlineData("* * * * * * *", "has 7 fields")]
-    [InlineData("@daily", "has 1 fields")]
+    [InlineData("@daily", "has 1 field")]
     public void A_wrong_number_of_fields_is_refused_with_what_is_allowed(string expression, string expected)
     {
         var error = Assert.Throws<InvalidArgumentException>(() => CronSchedule.Parse(expression, null));
