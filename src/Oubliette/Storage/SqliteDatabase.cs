@@ -119,12 +119,19 @@ public sealed class SqliteDatabase
         if (!File.Exists(Path))
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? ".");
-            using var _ = new FileStream(Path, new FileStreamOptions
+            try
             {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            });
+                using var _ = new FileStream(Path, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+            }
+            catch (IOException) when (File.Exists(Path))
+            {
+                // Another process (or thread) created it between the check and here: it is created owner-only all the same.
+            }
         }
     }
 
