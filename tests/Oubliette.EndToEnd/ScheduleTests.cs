@@ -188,6 +188,67 @@ public sealed class ScheduleTests(DockerEnvironment docker, ScheduleServer serve
         Assert.DoesNotContain(_fixture.Model.Requests, request => request.AllText.Contains(marker, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task After_a_kill_9_spanning_several_due_times_the_missed_run_is_recorded_once_and_runs_go_on_without_a_burst()
+    {
+        var model = await ScriptedModelServer.StartAsync();
+        var config = SessionFixture.Config(model.BaseUrl);
+        config = config[..config.LastIndexOf('}')] + "\"schedules\": { \"missed_grace_seconds\": 1 },\n}";
+        await using var process = await ServerProcess.StartAsync(docker, config, model);
+        var project = await process.CreateProjectAsync("scheduled-restart");
+        var marker = "scheduled-restart-" + Guid.NewGuid().ToString("N")[..8];
+        model.Conversation(marker, [.. Enumerable.Range(1, 12).Select(turn => ScriptStep.Reply($"restart reply {turn}", 50, 5))]);
+        string Context(JsonElement[] runs) =>
+            $"history: {JsonSerializer.Serialize(runs)}\n--- model requests: {model.Requests.Count}\n--- server console\n{process.LogTail()}";
+
+        var created = await process.Admin.CallAsync("schedule", new
+        {
+            action = "create", name = marker, cron_expr = "*/5 * * * * *", prompt = $"{marker}: keep going", targets = new[] { new { project_id = project.ToString("D") } },
+        });
+        Assert.False(created.IsError, created.Text);
+        var id = created.Json.GetProperty("schedule").GetProperty("id").GetString()!;
+        async Task<JsonElement[]> HistoryAsync()
+        {
+            var history = await process.Admin.CallAsync("schedule", new { action = "history", schedule_id = id, limit = 100 });
+            Assert.False(history.IsError, history.Text);
+            return [.. history.Json.GetProperty("executions").EnumerateArray().Select(item => item.Clone())];
+        }
+
+        async Task<JsonElement[]> UntilAsync(Func<JsonElement[], bool> done, string what)
+        {
+            var clock = Stopwatch.StartNew();
+            var runs = await HistoryAsync();
+            while (!done(runs))
+            {
+                Assert.True(clock.Elapsed < Deadline, $"{what} did not happen in {Deadline}: {Context(runs)}");
+                await Task.Delay(250);
+                runs = await HistoryAsync();
+            }
+
+            return runs;
+        }
+
+        // Killed right after a run has finished (the next is a few seconds away), so no run is in flight at the kill.
+        await UntilAsync(runs => runs.Any(item => Status(item) == "success"), "a first run");
+        var killedAt = DateTimeOffset.UtcNow;
+        await process.KillAndRestartAsync(TimeSpan.FromSeconds(12));
+        var launchedAt = DateTimeOffset.UtcNow;
+        var after = await UntilAsync(runs => runs.Any(item => Status(item) == "success" && item.GetProperty("due_at").GetDateTimeOffset() > launchedAt), "a run after the restart");
+        await process.Admin.CallAsync("schedule", new { action = "update", schedule_id = id, enabled = false });
+
+        var context = Context(after);
+        var missed = after.Where(item => item.TryGetProperty("reason", out var reason) && reason.GetString() == "missed").ToList();
+        Assert.True(missed.Count == 1 && Status(missed[0]) == "skipped", context);
+        var missedDue = missed[0].GetProperty("due_at").GetDateTimeOffset();
+        Assert.True(missedDue > killedAt && missedDue < launchedAt, context);
+        // No burst: besides the one missed record, nothing was due while the server was down.
+        var duringDowntime = after.Where(item => item.GetProperty("due_at").GetDateTimeOffset() is var due && due > killedAt && due < launchedAt.AddSeconds(-1)).ToList();
+        Assert.True(duringDowntime.Count == 1, context);
+        Assert.True(after.Where(item => item.GetProperty("due_at").GetDateTimeOffset() > killedAt && item.GetProperty("id").GetString() != missed[0].GetProperty("id").GetString())
+            .All(item => Status(item) is "success" or "running"), context);
+        Assert.True(after.All(item => Status(item) != "interrupted"), context);
+    }
+
     private static string Status(JsonElement execution) => execution.GetProperty("status").GetString()!;
 
     private Task<JsonElement> CallAsync(McpClient client, object arguments) => CallAsync(client, "schedule", arguments);
