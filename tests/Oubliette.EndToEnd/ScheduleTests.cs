@@ -7,20 +7,30 @@ using Oubliette.Testing;
 namespace Oubliette.EndToEnd;
 
 /// <summary>
-/// One server, one project and one scripted model for the whole class (e2e time is precious). Started lazily by the first
-/// test, because an xUnit 2 class fixture cannot take the collection's <see cref="DockerEnvironment"/>.
+/// One server process (the kill -9 test needs a real process), one project and one scripted model for the whole class
+/// (e2e time is precious). Started lazily by the first test, because an xUnit 2 class fixture cannot take the
+/// collection's <see cref="DockerEnvironment"/>. Missed runs are recorded past a 1 s grace, so that a short kill shows them.
 /// </summary>
 public sealed class ScheduleServer : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private SessionFixture? _fixture;
+    private ScheduleHost? _host;
 
-    public async Task<SessionFixture> GetAsync(DockerEnvironment docker)
+    public async Task<ScheduleHost> GetAsync(DockerEnvironment docker)
     {
         await _gate.WaitAsync();
         try
         {
-            return _fixture ??= await SessionFixture.StartAsync(docker);
+            if (_host is null)
+            {
+                var model = await ScriptedModelServer.StartAsync();
+                var config = SessionFixture.Config(model.BaseUrl);
+                config = config[..config.LastIndexOf('}')] + "\"schedules\": { \"missed_grace_seconds\": 1 },\n}";
+                var process = await ServerProcess.StartAsync(docker, config, model);
+                _host = new ScheduleHost(process, await process.CreateProjectAsync("schedules"));
+            }
+
+            return _host;
         }
         finally
         {
@@ -30,24 +40,41 @@ public sealed class ScheduleServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_fixture is not null)
+        if (_host is not null)
         {
-            await _fixture.DisposeAsync();
+            await _host.Process.DisposeAsync();
         }
 
         _gate.Dispose();
     }
 }
 
+/// <summary>The class's server, its project and what to read when a test fails.</summary>
+public sealed record ScheduleHost(ServerProcess Process, Guid ProjectId)
+{
+    public ScriptedModelServer Model => Process.Model;
+
+    public McpClient Admin => Process.Admin;
+
+    /// <summary>The agent's log, the model's requests, the server's console.</summary>
+    public string Diagnostics()
+    {
+        var agentLog = Path.Combine(Process.Home.Home.ProjectsDirectory, ProjectId.ToString("D"), "run", "agent.log");
+        var agent = File.Exists(agentLog) ? string.Join('\n', File.ReadLines(agentLog).TakeLast(40)) : $"({agentLog} missing)";
+        return $"--- agent.log\n{agent}\n--- model requests: {Model.Requests.Count} ({Model.AgentRequests.Count} agent)\n--- server console\n{Process.LogTail()}";
+    }
+}
+
 /// <summary>
 /// Issue 14's end-to-end acceptance: schedules run the real agent against the scripted model. Each test uses its own
-/// schedule and its own conversation marker (the prompt), so the shared server and model do not mix their runs.
+/// schedule and its own conversation marker (the prompt), so the shared server and model do not mix their runs; every
+/// schedule is left disabled or far from its next due time, so a kill -9 of the server in one test leaves the others alone.
 /// </summary>
 [Collection(DockerCollection.Name)]
 public sealed class ScheduleTests(DockerEnvironment docker, ScheduleServer server) : IClassFixture<ScheduleServer>, IAsyncLifetime
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
-    private SessionFixture _fixture = null!;
+    private ScheduleHost _fixture = null!;
 
     public async Task InitializeAsync() => _fixture = await server.GetAsync(docker);
 
@@ -152,7 +179,7 @@ public sealed class ScheduleTests(DockerEnvironment docker, ScheduleServer serve
         _fixture.Model.Conversation(marker, ScriptStep.Reply("must never be sent"));
         var token = await CallAsync(_fixture.Admin, "token", new { action = "create", name = marker, scope = $"project:{Project}" });
         var tokenId = token.GetProperty("token").GetProperty("id").GetString()!;
-        await using var creator = await _fixture.Server.ConnectAsync(token.GetProperty("secret").GetString()!);
+        await using var creator = await _fixture.Process.ConnectAsync(token.GetProperty("secret").GetString()!);
         var other = Guid.NewGuid().ToString("D");
         var foreign = await creator.CallAsync("schedule", new
         {
@@ -191,15 +218,12 @@ public sealed class ScheduleTests(DockerEnvironment docker, ScheduleServer serve
     [Fact]
     public async Task After_a_kill_9_spanning_several_due_times_the_missed_run_is_recorded_once_and_runs_go_on_without_a_burst()
     {
-        var model = await ScriptedModelServer.StartAsync();
-        var config = SessionFixture.Config(model.BaseUrl);
-        config = config[..config.LastIndexOf('}')] + "\"schedules\": { \"missed_grace_seconds\": 1 },\n}";
-        await using var process = await ServerProcess.StartAsync(docker, config, model);
-        var project = await process.CreateProjectAsync("scheduled-restart");
+        var (process, model) = (_fixture.Process, _fixture.Model);
+        var project = _fixture.ProjectId;
         var marker = "scheduled-restart-" + Guid.NewGuid().ToString("N")[..8];
         model.Conversation(marker, [.. Enumerable.Range(1, 12).Select(turn => ScriptStep.Reply($"restart reply {turn}", 50, 5))]);
         string Context(JsonElement[] runs) =>
-            $"history: {JsonSerializer.Serialize(runs)}\n--- model requests: {model.Requests.Count}\n--- server console\n{process.LogTail()}";
+            $"history: {JsonSerializer.Serialize(runs)}\n{_fixture.Diagnostics()}";
 
         var created = await process.Admin.CallAsync("schedule", new
         {
