@@ -11,7 +11,7 @@ namespace Oubliette.EndToEnd;
 /// (e2e time is precious). Started lazily by the first test, because an xUnit 2 class fixture cannot take the
 /// collection's <see cref="DockerEnvironment"/>. Missed runs are recorded past a 1 s grace, so that a short kill shows them.
 /// </summary>
-public sealed class ScheduleServer : IAsyncDisposable
+public sealed class ScheduleServer : IAsyncLifetime
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ScheduleHost? _host;
@@ -38,7 +38,10 @@ public sealed class ScheduleServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // xUnit 2 disposes a class fixture through IAsyncLifetime (IAsyncDisposable alone is never called).
+    public async Task DisposeAsync()
     {
         if (_host is not null)
         {
