@@ -1,11 +1,8 @@
 using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
-using ModelContextProtocol.Client;
 using Xunit.Abstractions;
-using Oubliette.Projects;
 using Oubliette.Testing;
 
 namespace Oubliette.EndToEnd;
@@ -31,7 +28,8 @@ public sealed class ConformanceTests(DockerEnvironment docker, ITestOutputHelper
         model.Conversation(CallerMarker,
             ScriptStep.CallTool("oubliette_conformance_lookup", new { key = "fruit" }),
             ScriptStep.Reply("the caller answered"));
-        await using var server = await ServerProcess.StartAsync(docker, model);
+        // The suite runs its groups at once: more live sessions than the default ten in one project.
+        await using var server = await ServerProcess.StartAsync(docker, SessionFixture.Config(model.BaseUrl, """ "limits": { "max_active_sessions_per_project": 50 } """));
 
         var project = await server.CreateProjectAsync("conformance-" + Guid.NewGuid().ToString("N")[..6]);
         var environment = new Dictionary<string, string>
@@ -146,106 +144,5 @@ public sealed class ConformanceTests(DockerEnvironment docker, ITestOutputHelper
         }
 
         return suite;
-    }
-
-    /// <summary>The real executable in a process of its own, on a test home whose only model is the scripted one.</summary>
-    private sealed class ServerProcess : IAsyncDisposable
-    {
-        private readonly DockerEnvironment _docker;
-        private readonly Process _process;
-        private readonly ConcurrentQueue<string> _log;
-
-        private ServerProcess(DockerEnvironment docker, TestHome home, Process process, ConcurrentQueue<string> log, Uri address, McpClient admin)
-        {
-            _docker = docker;
-            Home = home;
-            _process = process;
-            _log = log;
-            Address = address;
-            Admin = admin;
-        }
-
-        public TestHome Home { get; }
-        public Uri Address { get; }
-        public McpClient Admin { get; }
-
-        public static async Task<ServerProcess> StartAsync(DockerEnvironment docker, ScriptedModelServer model)
-        {
-            // The suite runs its groups at once: more live sessions than the default ten in one project.
-            var home = await TestHome.CreateAsync(SessionFixture.Config(model.BaseUrl, """ "limits": { "max_active_sessions_per_project": 50 } """));
-            var process = OublietteProcess.Start(["--dir", home.Root]);
-            var log = new ConcurrentQueue<string>();
-            process.OutputDataReceived += (_, line) => Keep(log, line.Data);
-            process.ErrorDataReceived += (_, line) => Keep(log, line.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!File.Exists(home.Home.AddressFile) && !process.HasExited && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
-
-            var text = File.Exists(home.Home.AddressFile) ? (await File.ReadAllTextAsync(home.Home.AddressFile)).Trim() : "";
-            if (!Uri.TryCreate(text, UriKind.Absolute, out var address))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new InvalidOperationException($"the server did not publish its address (exited: {process.HasExited}):\n{string.Join('\n', log)}");
-            }
-
-            var admin = await McpTestClient.ConnectAsync(new Uri(address, "/mcp"), home.AdminSecret);
-            return new ServerProcess(docker, home, process, log, address, admin);
-        }
-
-        private static void Keep(ConcurrentQueue<string> log, string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            log.Enqueue(line);
-            while (log.Count > 200 && log.TryDequeue(out _))
-            {
-            }
-        }
-
-        public string LogTail() => string.Join('\n', _log.TakeLast(60));
-
-        public async Task<Guid> CreateProjectAsync(string name)
-        {
-            var outcome = await Admin.CallAsync("project", new { action = "create", name, container_type = "base" });
-            Assert.False(outcome.IsError, outcome.Text);
-            return outcome.Json.GetProperty("project").GetProperty("id").GetGuid();
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            // The suite makes projects of its own: remove every project's container, whoever made it.
-            var listed = await Admin.CallAsync("project", new { action = "list", limit = 1000 });
-            var projects = listed.IsError ? [] : listed.Json.GetProperty("projects").EnumerateArray().Select(item => item.GetProperty("id").GetGuid()).ToList();
-            foreach (var project in projects)
-            {
-                await Admin.CallAsync("project", new { action = "delete", project_id = project.ToString("D"), force = true });
-                await _docker.Runtime.RemoveAsync(ProjectContainers.NameOf(project), CancellationToken.None);
-            }
-
-            await Admin.DisposeAsync();
-            if (!_process.HasExited)
-            {
-                using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
-                await term.WaitForExitAsync();
-                try
-                {
-                    await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-                }
-                catch (TimeoutException)
-                {
-                    _process.Kill(entireProcessTree: true);
-                }
-            }
-
-            _process.Dispose();
-            await Home.DisposeAsync();
-        }
     }
 }

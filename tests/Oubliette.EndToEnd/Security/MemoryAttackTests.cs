@@ -1,10 +1,5 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using ModelContextProtocol.Client;
 using Xunit.Abstractions;
-using Oubliette.Projects;
 using Oubliette.Testing;
 
 namespace Oubliette.EndToEnd.Security;
@@ -35,7 +30,7 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
     [Fact]
     public async Task Twenty_prompts_of_three_and_a_half_megabytes_and_event_polls_keep_the_server_memory_bounded()
     {
-        await using var server = await ServerProcess.StartAsync(docker, LargePromptsAllowed);
+        await using var server = await StartServerAsync(LargePromptsAllowed);
         var project = await server.CreateProjectAsync("memory-attack");
         await using var readOnly = await server.ConnectAsync(await server.Home.CreateTokenAsync($"project:{project:D}:ro"));
         await using var member = await server.ConnectAsync(await server.Home.CreateTokenAsync($"project:{project:D}"));
@@ -82,7 +77,7 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
     [Fact]
     public async Task The_default_prompt_cap_refuses_a_prompt_of_three_and_a_half_megabytes_and_nothing_starts()
     {
-        await using var server = await ServerProcess.StartAsync(docker);
+        await using var server = await StartServerAsync();
         var project = await server.CreateProjectAsync("memory-cap");
         await using var member = await server.ConnectAsync(await server.Home.CreateTokenAsync($"project:{project:D}"));
         var marker = $"refused-{Guid.NewGuid():N}";
@@ -102,7 +97,7 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
     [Fact]
     public async Task A_conversation_grown_past_the_gateway_request_cap_fails_the_session_with_a_clear_error_and_no_retry_loop()
     {
-        await using var server = await ServerProcess.StartAsync(docker, LargePromptsAllowed);
+        await using var server = await StartServerAsync(LargePromptsAllowed);
         var project = await server.CreateProjectAsync("memory-413");
         await using var member = await server.ConnectAsync(await server.Home.CreateTokenAsync($"project:{project:D}"));
         var marker = $"over-cap-{Guid.NewGuid():N}";
@@ -143,159 +138,10 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
         return builder.ToString(0, PromptBytes);
     }
 
-    /// <summary>
-    /// The built <c>oubliette</c> executable serving a test home whose only model is the scripted one. Containers of a
-    /// separate process carry no test label: the projects it made are deleted (and their containers removed) at the end.
-    /// </summary>
-    private sealed class ServerProcess : IAsyncDisposable
+    /// <summary>The real executable on a home whose only model is a new scripted one (owned by the server).</summary>
+    private async Task<ServerProcess> StartServerAsync(string extraServer = "")
     {
-        private readonly DockerEnvironment _docker;
-        private readonly Process _process;
-        private readonly List<Guid> _projects = [];
-
-        private ServerProcess(DockerEnvironment docker, ScriptedModelServer model, TestHome home, Process process, Uri address, McpClient admin)
-        {
-            _docker = docker;
-            Model = model;
-            Home = home;
-            _process = process;
-            Address = address;
-            Admin = admin;
-        }
-
-        public ScriptedModelServer Model { get; }
-        public TestHome Home { get; }
-        public Uri Address { get; }
-        public McpClient Admin { get; }
-
-        public static async Task<ServerProcess> StartAsync(DockerEnvironment docker, string extraServer = "")
-        {
-            var model = await ScriptedModelServer.StartAsync();
-            var home = await TestHome.CreateAsync(SessionFixture.Config(model.BaseUrl, extraServer: extraServer));
-            var process = OublietteProcess.Start(["--dir", home.Root]);
-            // Nobody reads the server's console; drain it so that a full pipe never blocks it.
-            _ = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!File.Exists(home.Home.AddressFile) && !process.HasExited && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
-
-            var text = File.Exists(home.Home.AddressFile) ? (await File.ReadAllTextAsync(home.Home.AddressFile)).Trim() : "";
-            if (!Uri.TryCreate(text, UriKind.Absolute, out var address))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new InvalidOperationException($"the server did not publish its address (exited: {process.HasExited})");
-            }
-
-            var admin = await McpTestClient.ConnectAsync(new Uri(address, "/mcp"), home.AdminSecret);
-            return new ServerProcess(docker, model, home, process, address, admin);
-        }
-
-        public async Task<McpClient> ConnectAsync(string secret) => await McpTestClient.ConnectAsync(new Uri(Address, "/mcp"), secret);
-
-        public async Task<Guid> CreateProjectAsync(string name)
-        {
-            var outcome = await Admin.CallAsync("project", new { action = "create", name, container_type = "base" });
-            Assert.False(outcome.IsError, outcome.Text);
-            var id = outcome.Json.GetProperty("project").GetProperty("id").GetGuid();
-            _projects.Add(id);
-            return id;
-        }
-
-        /// <summary>Spawns a new session with <paramref name="prompt"/> and waits until its turn is over; returns its id.</summary>
-        public async Task<string> RunTurnAsync(McpClient client, Guid project, string prompt)
-        {
-            var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project.ToString("D"), prompt, new_session = true });
-            Assert.False(spawned.IsError, spawned.Text);
-            var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
-            var waited = await client.CallAsync("session", new { action = "wait", session_id = sessionId, until = "idle", timeout_seconds = 120 });
-            Assert.False(waited.IsError, waited.Text);
-            Assert.True(waited.Json.GetProperty("reached").GetBoolean(), $"session {sessionId} did not finish its turn: {waited.Text}");
-            return sessionId;
-        }
-
-        /// <summary>
-        /// A first small turn, which starts the project's agent. On a loaded machine OpenCode may take longer to start
-        /// than the server waits; the start is not what these tests measure, so it is tried again a couple of times.
-        /// </summary>
-        public async Task WarmUpAsync(McpClient client, Guid project, string prompt)
-        {
-            for (var attempt = 1; ; attempt++)
-            {
-                var spawned = await client.CallAsync("session", new { action = "spawn", project_id = project.ToString("D"), prompt, new_session = true });
-                if (spawned.IsError && attempt < 3 && spawned.Text.Contains("did not answer within", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
-                Assert.False(spawned.IsError, spawned.Text);
-                var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
-                var waited = await client.CallAsync("session", new { action = "wait", session_id = sessionId, until = "idle", timeout_seconds = 120 });
-                Assert.True(waited.Json.GetProperty("reached").GetBoolean(), $"session {sessionId} did not finish its turn: {waited.Text}");
-                return;
-            }
-        }
-
-        public async Task<JsonElement> SessionAsync(string sessionId) =>
-            (await Admin.CallAsync("session", new { action = "get", session_id = sessionId })).Json.GetProperty("session");
-
-        /// <summary>The managed heap the server reports (<c>dotnet_total_memory_bytes</c> on /metrics), in MiB.</summary>
-        public async Task<long> ManagedHeapMiBAsync()
-        {
-            using var http = new HttpClient { BaseAddress = Address };
-            var metrics = await http.GetStringAsync("/metrics");
-            var line = metrics.Split('\n').Single(line => line.StartsWith("dotnet_total_memory_bytes ", StringComparison.Ordinal));
-            return (long)double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture) / (1024 * 1024);
-        }
-
-        /// <summary>The server's resident set now (VmRSS), in MiB.</summary>
-        public long ResidentMiB() => StatusKiB("VmRSS:") / 1024;
-
-        /// <summary>The highest resident set the server has had (VmHWM), in MiB.</summary>
-        public long PeakResidentMiB() => StatusKiB("VmHWM:") / 1024;
-
-        private long StatusKiB(string field)
-        {
-            var line = File.ReadLines($"/proc/{_process.Id}/status").Single(line => line.StartsWith(field, StringComparison.Ordinal));
-            return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var project in _projects)
-            {
-                try
-                {
-                    await Admin.CallAsync("project", new { action = "delete", project_id = project.ToString("D"), force = true });
-                }
-                catch (Exception exception) when (exception is not OutOfMemoryException)
-                {
-                    // The container is removed below either way.
-                }
-
-                await _docker.Runtime.RemoveAsync(ProjectContainers.NameOf(project), CancellationToken.None);
-            }
-
-            await Admin.DisposeAsync();
-            if (!_process.HasExited)
-            {
-                using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
-                await term.WaitForExitAsync();
-                try
-                {
-                    await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-                }
-                catch (TimeoutException)
-                {
-                    _process.Kill(entireProcessTree: true);
-                }
-            }
-
-            _process.Dispose();
-            await Home.DisposeAsync();
-            await Model.DisposeAsync();
-        }
+        var model = await ScriptedModelServer.StartAsync();
+        return await ServerProcess.StartAsync(docker, SessionFixture.Config(model.BaseUrl, extraServer: extraServer), model);
     }
 }
