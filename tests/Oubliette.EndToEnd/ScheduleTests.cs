@@ -73,7 +73,7 @@ public sealed record ScheduleHost(ServerProcess Process, Guid ProjectId)
 /// schedule and its own conversation marker (the prompt), so the shared server and model do not mix their runs; every
 /// schedule is left disabled or far from its next due time, so a kill -9 of the server in one test leaves the others alone.
 /// </summary>
-[Collection(DockerCollection.Name)]
+[Collection(DockerCollectionB.Name)]
 public sealed class ScheduleTests(DockerEnvironment docker, ScheduleServer server) : IClassFixture<ScheduleServer>, IAsyncLifetime
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
