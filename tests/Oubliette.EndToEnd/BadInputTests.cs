@@ -3,7 +3,7 @@ using Oubliette.Testing;
 namespace Oubliette.EndToEnd;
 
 /// <summary>Each bad input gets a clear error naming the problem, and nothing changes.</summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class BadInputTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private ProjectFixture _fixture = null!;

@@ -6,7 +6,7 @@ using Oubliette.Testing;
 namespace Oubliette.EndToEnd;
 
 /// <summary>Tools an MCP client lends a session: pushed requests, answers, timeouts, and who may answer.</summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class CallerToolTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private SessionFixture _fixture = null!;

@@ -4,7 +4,7 @@ using Oubliette.Testing;
 namespace Oubliette.EndToEnd;
 
 /// <summary>Agents calling Oubliette's own tools through the gateway: child sessions, attribution, tree limits.</summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class RecursiveSessionTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private SessionFixture _fixture = null!;

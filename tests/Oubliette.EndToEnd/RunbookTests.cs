@@ -3,7 +3,7 @@ using Oubliette.Testing;
 namespace Oubliette.EndToEnd;
 
 /// <summary>The runbook's commands, with agent containers running beside the server.</summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class RunbookTests(DockerEnvironment docker)
 {
     [Fact]

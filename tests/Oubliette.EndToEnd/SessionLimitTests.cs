@@ -5,7 +5,7 @@ using Oubliette.Testing;
 namespace Oubliette.EndToEnd;
 
 /// <summary>Budgets, limits and bad input for sessions: clear errors, nothing changed.</summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private SessionFixture _fixture = null!;

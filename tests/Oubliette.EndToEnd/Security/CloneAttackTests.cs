@@ -11,7 +11,7 @@ namespace Oubliette.EndToEnd.Security;
 /// reach loopback services, a GitHub token goes only to its hosts, and no link an agent or a repository plants makes
 /// the server chown host folders.
 /// </summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class CloneAttackTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private const string DefaultToken = "ghp_defaultcredential0123456789";

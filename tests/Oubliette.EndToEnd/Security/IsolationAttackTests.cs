@@ -8,7 +8,7 @@ namespace Oubliette.EndToEnd.Security;
 /// <c>workspace_isolation: true</c> is real: each workspace has a container of its own that mounts that workspace only,
 /// so an agent working in one workspace cannot read or write another's files, nor reach its sessions.
 /// </summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class IsolationAttackTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private SessionFixture _fixture = null!;

@@ -10,7 +10,7 @@ namespace Oubliette.EndToEnd.Security;
 /// credential and the id of one of its live sessions (both readable from inside), going after the budget, the provider
 /// key and the server's memory.
 /// </summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private SessionFixture _fixture = null!;

@@ -10,7 +10,7 @@ namespace Oubliette.EndToEnd.Security;
 /// run folder, attempts on the agent config and socket folders, and a redirect of the server's connection to another
 /// project's agent. Nothing on the host and nothing of another project may change; the agent keeps working.
 /// </summary>
-[Collection(DockerCollectionB.Name)]
+[Collection(DockerCollection.Name)]
 public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifetime
 {
     private static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(30);
