@@ -303,7 +303,7 @@ public sealed class ScheduleService(
     {
         foreach (var project in targets.Select(target => target.ProjectId).Distinct().Where(project => before.All(old => old.ProjectId != project)))
         {
-            var count = (await store.ListAsync(project, null, cancellationToken)).Count;
+            var count = await store.CountForProjectAsync(project, cancellationToken);
             if (count >= config.Schedules.MaxPerProject)
             {
                 throw new InvalidArgumentException(
