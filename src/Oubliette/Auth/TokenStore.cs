@@ -5,8 +5,13 @@ using Oubliette.Storage;
 namespace Oubliette.Auth;
 
 /// <summary>Tokens in <c>data/auth.db</c>. Secrets are stored only as SHA-256 hashes.</summary>
-public sealed class TokenStore(SqliteDatabase database) : IDisposable
+/// <remarks><paramref name="time"/> measures <see cref="MaxStaleness"/> (its monotonic timestamp); the system clock when null.</remarks>
+public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = null) : IDisposable
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    /// <summary>How long after another process commits (a CLI <c>token revoke</c>) a cached token may still be accepted.</summary>
+    public static readonly TimeSpan MaxStaleness = TimeSpan.FromMilliseconds(10);
+
     private const int MaxCachedTokens = 1024;
     private readonly Lock _lookupGate = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TokenRecord> _cache = new(StringComparer.Ordinal);
@@ -15,7 +20,7 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
     private SqliteCommand? _findByHash;
     private SqliteParameter? _hashParameter;
     private long _cachedVersion = -1;
-    private long _checkedSince = long.MinValue;
+    private long _checkedAt = long.MinValue;
     private bool _disposed;
 
     private const string Schema = """
@@ -56,11 +61,11 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
     /// <summary>
     /// The token with this secret hash, asked on every authenticated request. Answered from memory while the database is
     /// unchanged: one kept-open connection asks <c>PRAGMA data_version</c>, which changes whenever any other connection
-    /// (this server's revoke or last-used flush, or the CLI's <c>token revoke</c> in another process) commits, and any
-    /// change empties the cache. So a revocation counts from the next request on, without opening a connection and
-    /// preparing a query per request. Unknown hashes are never cached (a guessing client cannot fill memory).
-    /// Concurrent requests share one check: a request may answer from the cache without the lock when a check that
-    /// started after the request arrived has completed (so a commit made before the request arrived has been seen).
+    /// (the CLI's <c>token revoke</c> in another process, or this server's last-used flush) commits, and any change
+    /// empties the cache. This server's own deletes empty it at once (<see cref="Forget"/>), so a token revoked over MCP
+    /// is refused from the next request on; a commit by another process is seen within <see cref="MaxStaleness"/>
+    /// (asking on every request serialized all requests on one lock: at 32 connections it cost a third of the
+    /// server's time per call). Unknown hashes are never cached (a guessing client cannot fill memory).
     /// </summary>
     public Task<TokenRecord?> FindByHashAsync(byte[] secretHash, CancellationToken cancellationToken)
     {
@@ -71,10 +76,10 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
 
     private TokenRecord? FindByHash(byte[] secretHash)
     {
-        var arrived = System.Diagnostics.Stopwatch.GetTimestamp();
+        var arrived = _time.GetTimestamp();
         var key = Convert.ToHexString(secretHash);
-        // Read the check's start before the cache: the check empties the cache before it publishes its start.
-        if (Volatile.Read(ref _checkedSince) >= arrived && _cache.TryGetValue(key, out var fresh))
+        // Read the check's time before the cache: a check empties the cache before it publishes its time.
+        if (Volatile.Read(ref _checkedAt) > arrived - (long)(MaxStaleness.TotalSeconds * _time.TimestampFrequency) && _cache.TryGetValue(key, out var fresh))
         {
             return fresh;
         }
@@ -92,9 +97,10 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
                 _hashParameter = _findByHash.Parameters.Add("$hash", SqliteType.Blob);
             }
 
-            if (_checkedSince < arrived)
+            // Requests that queued behind one check share it (it started after they arrived).
+            if (_checkedAt < arrived)
             {
-                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var started = _time.GetTimestamp();
                 var version = (long)_dataVersion!.ExecuteScalar()!;
                 if (version != _cachedVersion)
                 {
@@ -102,7 +108,7 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
                     _cachedVersion = version;
                 }
 
-                Volatile.Write(ref _checkedSince, started);
+                Volatile.Write(ref _checkedAt, started);
             }
 
             if (_cache.TryGetValue(key, out var cached))
@@ -127,6 +133,19 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Empties the cache after this server deleted tokens, under the lookup lock, so that a lookup that read a row before
+    /// the delete committed cannot put it back afterwards.
+    /// </summary>
+    private void Forget()
+    {
+        lock (_lookupGate)
+        {
+            _cache.Clear();
+            _checkedAt = long.MinValue;
+        }
+    }
+
     /// <summary>Closes the connection kept for <see cref="FindByHashAsync"/>.</summary>
     public void Dispose()
     {
@@ -138,7 +157,7 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
             _lookup?.Dispose();
             _lookup = null;
             _cache.Clear();
-            _checkedSince = long.MinValue;
+            _checkedAt = long.MinValue;
         }
     }
 
@@ -165,8 +184,14 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         command.CommandText = $"DELETE FROM tokens WHERE id = $id OR secret_sha256 = $hash RETURNING {Columns};";
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$hash", (object?)secretHash ?? DBNull.Value);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+        TokenRecord? removed;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            removed = await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+        }
+
+        Forget();
+        return removed;
     }
 
     public async Task<int> DeleteExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
@@ -175,7 +200,9 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $now;";
         command.Parameters.AddWithValue("$now", Format(now));
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        var removed = await command.ExecuteNonQueryAsync(cancellationToken);
+        Forget();
+        return removed;
     }
 
     /// <summary>Writes many last-used times in one transaction (the batched flush).</summary>

@@ -158,7 +158,7 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton(new OublietteMetrics(options.MetricsRegistry ?? Metrics.NewCustomRegistry()));
         services.AddSingleton(new AuditLog(home.AuditLog, options.Time));
         // Created by the container so that it is disposed with it (it keeps a connection open for authentication).
-        services.AddSingleton(_ => new TokenStore(new SqliteDatabase(home.AuthDatabase)));
+        services.AddSingleton(provider => new TokenStore(new SqliteDatabase(home.AuthDatabase), provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton<LastUsedTracker>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<Authorizer>();

@@ -19,7 +19,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _store = new TokenStore(new SqliteDatabase(Path.Combine(_directory, "auth.db")));
+        _store = new TokenStore(new SqliteDatabase(Path.Combine(_directory, "auth.db")), _time);
         await _store.InitializeAsync(CancellationToken.None);
         _lastUsed = new LastUsedTracker(_store);
         _tokens = new TokenService(_store, _lastUsed, new AuditLog(Path.Combine(_directory, "audit.log"), _time), _time);
@@ -133,7 +133,7 @@ public sealed class TokenServiceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_token_revoked_through_another_connection_is_refused_on_the_next_authentication()
+    public async Task A_token_revoked_by_another_process_is_refused_once_the_cache_may_be_stale_no_longer()
     {
         var created = await _tokens.CreateAsync("watched", "admin", null, null, CancellationToken.None);
         Assert.NotNull((await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None)).Token);
@@ -143,6 +143,20 @@ public sealed class TokenServiceTests : IAsyncLifetime
         using var other = new TokenStore(new SqliteDatabase(Path.Combine(_directory, "auth.db")));
         await new TokenService(other, new LastUsedTracker(other), new AuditLog(Path.Combine(_directory, "audit.log"), _time), _time)
             .RevokeAsync(created.Token.Id, null, CancellationToken.None);
+        _time.Advance(TokenStore.MaxStaleness);
+        var (token, reason) = await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None);
+
+        Assert.Null(token);
+        Assert.Equal("unknown or revoked token", reason);
+    }
+
+    [Fact]
+    public async Task A_token_revoked_by_this_process_is_refused_at_once_even_when_the_cache_is_fresh()
+    {
+        var created = await _tokens.CreateAsync("watched", "admin", null, null, CancellationToken.None);
+        Assert.NotNull((await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None)).Token);
+
+        await _tokens.RevokeAsync(created.Token.Id, null, CancellationToken.None);
         var (token, reason) = await _tokens.AuthenticateAsync(created.Secret, CancellationToken.None);
 
         Assert.Null(token);
