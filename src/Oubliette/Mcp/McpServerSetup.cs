@@ -21,6 +21,7 @@ public static partial class McpServerSetup
 #pragma warning disable MCPEXP002 // The session handler is experimental; it only wraps the SDK's own run to know which sessions are live.
         services.AddOptions<HttpServerTransportOptions>().Configure<Hosting.LiveMcpSessions>((transport, live) => transport.RunSessionHandler = live.RunAsync);
 #pragma warning restore MCPEXP002
+        services.AddHttpContextAccessor();
         services.AddSingleton<McpEventStore>();
 #pragma warning disable MCP9006 // resumable streams are the stateful (initialize-handshake) sessions' way to survive a dropped stream
         services.AddOptions<HttpServerTransportOptions>().Configure<McpEventStore>((transport, store) => transport.EventStreamStore = store);
