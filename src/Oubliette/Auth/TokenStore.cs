@@ -8,9 +8,11 @@ namespace Oubliette.Auth;
 /// <remarks><paramref name="time"/> measures <see cref="MaxStaleness"/> (its monotonic timestamp); the system clock when null.</remarks>
 public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = null) : IDisposable
 {
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
     /// <summary>How long after another process commits (a CLI <c>token revoke</c>) a cached token may still be accepted.</summary>
     public static readonly TimeSpan MaxStaleness = TimeSpan.FromMilliseconds(10);
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly long _maxStalenessTicks = (long)(MaxStaleness.TotalSeconds * (time ?? TimeProvider.System).TimestampFrequency);
 
     private const int MaxCachedTokens = 1024;
     private readonly Lock _lookupGate = new();
@@ -79,7 +81,7 @@ public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = nul
         var arrived = _time.GetTimestamp();
         var key = Convert.ToHexString(secretHash);
         // Read the check's time before the cache: a check empties the cache before it publishes its time.
-        if (Volatile.Read(ref _checkedAt) > arrived - (long)(MaxStaleness.TotalSeconds * _time.TimestampFrequency) && _cache.TryGetValue(key, out var fresh))
+        if (Volatile.Read(ref _checkedAt) > arrived - _maxStalenessTicks && _cache.TryGetValue(key, out var fresh))
         {
             return fresh;
         }

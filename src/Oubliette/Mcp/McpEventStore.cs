@@ -87,8 +87,7 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
             var stream = new StreamState(++_nextStream, options.SessionId, options.StreamId) { Mode = options.Mode };
             if (options.StreamId != StreamableHttpServerTransport.UnsolicitedMessageStreamId && http?.HttpContext is { } context)
             {
-                stream.Deferred = true;
-                stream.Aborted = context.RequestAborted;
+                stream.RequestAborted = context.RequestAborted;
             }
 
             _streams[stream.Id] = stream;
@@ -128,7 +127,7 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
 
     private SseItem<JsonRpcMessage?> Append(StreamState stream, SseItem<JsonRpcMessage?> item)
     {
-        var keepAsIs = stream.Deferred && !stream.Aborted.IsCancellationRequested;
+        var keepAsIs = stream.RequestAborted is { IsCancellationRequested: false };
         var json = item.Data is null || keepAsIs ? null : Serialize(item.Data);
         TaskCompletionSource changed;
         lock (_gate)
@@ -138,44 +137,62 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
             {
                 Message = keepAsIs ? item.Data : null,
             };
-            if (!_sessions.TryGetValue(stream.SessionId, out var session))
-            {
-                _sessions[stream.SessionId] = session = new SessionState();
-            }
-
             stream.Events.Enqueue(entry);
-            session.Events.Enqueue(entry);
-            _all.Enqueue(entry);
-            session.Bytes += entry.Bytes;
-            _totalBytes += entry.Bytes;
+            if (!keepAsIs)
+            {
+                Count(entry);
+                Settle();
+            }
+
             item = item with { EventId = $"{stream.Id}-{sequence}" };
-            while (session.Bytes > MaxBytesPerSession && session.Events.TryPeek(out var oldest))
-            {
-                Evict(oldest);
-                _evictedQueued++;
-            }
-
-            Trim();
-            if (_evictedQueued > 1024 && _evictedQueued > _all.Count / 2)
-            {
-                // Events evicted by their session's bound stay in the global queue behind an older, live event of another
-                // session (for up to the retention): drop them now, or one busy session grows the queue without bound.
-                var live = _all.Where(queued => !queued.Evicted).ToList();
-                _all.Clear();
-                foreach (var queued in live)
-                {
-                    _all.Enqueue(queued);
-                }
-
-                _evictedQueued = 0;
-            }
-
             changed = stream.Changed;
             stream.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
         changed.TrySetResult();
         return item;
+    }
+
+    /// <summary>
+    /// Puts an event (already in its stream's queue) under the bounds: its session's queue and bytes, the global queue
+    /// and total; evicts its session's oldest events while the session is over its bound (lock held).
+    /// </summary>
+    private void Count(Entry entry)
+    {
+        if (!_sessions.TryGetValue(entry.Stream.SessionId, out var session))
+        {
+            _sessions[entry.Stream.SessionId] = session = new SessionState();
+        }
+
+        entry.Counted = true;
+        session.Events.Enqueue(entry);
+        _all.Enqueue(entry);
+        session.Bytes += entry.Bytes;
+        _totalBytes += entry.Bytes;
+        while (session.Bytes > MaxBytesPerSession && session.Events.TryPeek(out var oldest))
+        {
+            Evict(oldest);
+            _evictedQueued++;
+        }
+    }
+
+    /// <summary>Applies the total and the retention, and compacts the global queue when evicted events crowd it (lock held).</summary>
+    private void Settle()
+    {
+        Trim();
+        if (_evictedQueued > 1024 && _evictedQueued > _all.Count / 2)
+        {
+            // Events evicted by their session's bound stay in the global queue behind an older, live event of another
+            // session (for up to the retention): drop them now, or one busy session grows the queue without bound.
+            var live = _all.Where(queued => !queued.Evicted).ToList();
+            _all.Clear();
+            foreach (var queued in live)
+            {
+                _all.Enqueue(queued);
+            }
+
+            _evictedQueued = 0;
+        }
     }
 
     /// <summary>Drops what is over the total, expired, or already evicted from the front of the global queue (lock held).</summary>
@@ -194,7 +211,10 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
         }
     }
 
-    /// <summary>Removes one event everywhere (lock held). Events leave in order, so it is the front of its stream.</summary>
+    /// <summary>
+    /// Removes one event everywhere (lock held). Events mostly leave in order; one that leaves early (a POST stream's,
+    /// delivered) stays queued, marked, until the events before it go, so that each queue's front is always live.
+    /// </summary>
     private void Evict(Entry entry)
     {
         if (entry.Evicted)
@@ -203,19 +223,13 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
         }
 
         entry.Evicted = true;
+        entry.Json = null;
+        entry.Message = null;
         var stream = entry.Stream;
-        if (stream.Events.TryPeek(out var first) && ReferenceEquals(first, entry))
+        DropEvictedFront(stream.Events);
+        if (entry.Counted && _sessions.TryGetValue(stream.SessionId, out var session))
         {
-            stream.Events.Dequeue();
-        }
-
-        if (_sessions.TryGetValue(stream.SessionId, out var session))
-        {
-            if (session.Events.TryPeek(out var oldest) && ReferenceEquals(oldest, entry))
-            {
-                session.Events.Dequeue();
-            }
-
+            DropEvictedFront(session.Events);
             session.Bytes -= entry.Bytes;
             if (session.Bytes <= 0)
             {
@@ -223,13 +237,22 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
             }
         }
 
-        entry.Json = null;
-        entry.Message = null;
+        if (entry.Counted)
+        {
+            _totalBytes -= entry.Bytes;
+        }
 
-        _totalBytes -= entry.Bytes;
         if (stream.Ended && stream.Events.Count == 0)
         {
             _streams.Remove(stream.Id);
+        }
+    }
+
+    private static void DropEvictedFront(Queue<Entry> events)
+    {
+        while (events.TryPeek(out var first) && first.Evicted)
+        {
+            events.Dequeue();
         }
     }
 
@@ -238,9 +261,9 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
 
     private void End(StreamState stream)
     {
-        if (stream.Deferred)
+        if (stream.RequestAborted is not null)
         {
-            EndDeferred(stream);
+            EndPost(stream);
         }
 
         TaskCompletionSource changed;
@@ -263,19 +286,15 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
     /// A POST's stream ends: with the connection intact its events were delivered and go; after a break they are
     /// serialized, counted against the bounds and kept for the client's resume.
     /// </summary>
-    private void EndDeferred(StreamState stream)
+    private void EndPost(StreamState stream)
     {
         List<Entry> held;
         lock (_gate)
         {
-            held = [.. stream.Events];
-            if (!stream.Aborted.IsCancellationRequested)
+            held = [.. stream.Events.Where(entry => !entry.Counted && !entry.Evicted)];
+            if (!stream.RequestAborted!.Value.IsCancellationRequested)
             {
-                foreach (var entry in held)
-                {
-                    Evict(entry);
-                }
-
+                held.ForEach(Evict);
                 return;
             }
         }
@@ -283,29 +302,15 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
         var serialized = held.Select(entry => (entry, Json: entry.Message is { } message ? Serialize(message) : null)).ToList();
         lock (_gate)
         {
-            foreach (var (entry, json) in serialized)
+            foreach (var (entry, json) in serialized.Where(pair => !pair.entry.Evicted))
             {
-                if (entry.Evicted || json is null)
-                {
-                    continue;
-                }
-
                 entry.Json = json;
                 entry.Message = null;
-                entry.Bytes += json.Length;
-                _totalBytes += json.Length;
-                if (_sessions.TryGetValue(stream.SessionId, out var session))
-                {
-                    session.Bytes += json.Length;
-                    while (session.Bytes > MaxBytesPerSession && session.Events.TryPeek(out var oldest))
-                    {
-                        Evict(oldest);
-                        _evictedQueued++;
-                    }
-                }
+                entry.Bytes += json?.Length ?? 0;
+                Count(entry);
             }
 
-            Trim();
+            Settle();
         }
     }
 
@@ -335,9 +340,8 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
         public bool Ended { get; set; }
         public SseEventStreamMode Mode { get; set; }
 
-        /// <summary>A POST's stream: messages are kept unserialized while <see cref="Aborted"/> has not fired.</summary>
-        public bool Deferred { get; set; }
-        public CancellationToken Aborted { get; set; }
+        /// <summary>A POST's stream (null for the GET stream): its messages are kept unserialized and uncounted until this fires.</summary>
+        public CancellationToken? RequestAborted { get; set; }
         public TaskCompletionSource Changed { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
@@ -360,6 +364,9 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
         public DateTimeOffset At { get; } = at;
         public long Bytes { get; set; } = (json?.Length ?? 0) + EntryOverhead;
         public bool Evicted { get; set; }
+
+        /// <summary>Under the bounds: in its session's queue and the global one, its bytes counted.</summary>
+        public bool Counted { get; set; }
     }
 
     private sealed class Writer(McpEventStore store, StreamState stream) : ISseEventStreamWriter
@@ -400,7 +407,7 @@ public sealed partial class McpEventStore(ILogger<McpEventStore> logger, IHttpCo
                 bool done;
                 lock (store._gate)
                 {
-                    batch = [.. stream.Events.Where(entry => entry.Sequence > last).Select(entry => (entry, entry.Json, entry.Message))];
+                    batch = [.. stream.Events.Where(entry => entry.Sequence > last && !entry.Evicted).Select(entry => (entry, entry.Json, entry.Message))];
                     changed = stream.Changed.Task;
                     done = stream.Ended || stream.Mode == SseEventStreamMode.Polling;
                 }
