@@ -47,7 +47,7 @@ public sealed class CallerToolBroker(OublietteConfig config)
     {
         if (!_pending.TryGetValue(requestId, out var pending) || pending.SessionId != sessionId)
         {
-            throw new NotFoundException($"request_id '{requestId}' (a caller tool request of session {sessionId}) is not pending (answered, timed out, or never made)");
+            throw NotPending(sessionId, requestId);
         }
 
         if (!string.Equals(pending.CallerKey, callerKey, StringComparison.Ordinal))
@@ -60,8 +60,17 @@ public sealed class CallerToolBroker(OublietteConfig config)
             throw new InvalidArgumentException("caller_tool_response needs 'result' or 'error'");
         }
 
+        // Claimed here, not when the waiting call wakes: a second answer arriving before that must be refused.
+        if (!_pending.TryRemove(new KeyValuePair<string, PendingRequest>(requestId, pending)))
+        {
+            throw NotPending(sessionId, requestId);
+        }
+
         pending.Answer.TrySetResult(new CallerToolAnswer(result, error));
     }
+
+    private static NotFoundException NotPending(string sessionId, string requestId) =>
+        new($"request_id '{requestId}' (a caller tool request of session {sessionId}) is not pending (answered, timed out, or never made)");
 
     private sealed record PendingRequest(string SessionId, string CallerKey, TaskCompletionSource<CallerToolAnswer> Answer);
 }

@@ -180,7 +180,13 @@ public sealed class GatewayAttackTests(DockerEnvironment docker) : IAsyncLifetim
         Assert.Contains($"request body too large: the limit is {Cap} bytes (server.max_request_body_bytes)", text, StringComparison.Ordinal);
         Assert.Contains("oubliette_requests_total{method=\"POST\",path=\"/mcp\",status=\"413\"} 1", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("status=\"500\"", metrics, StringComparison.Ordinal);
-        var log = string.Concat(Directory.GetFiles(_fixture.Server.Home.Home.LogsDirectory, "oubliette-*.log").Select(File.ReadAllText));
+        // The file logger writes in batches: the line may land a moment after the response.
+        var log = "";
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); !log.Contains("body over server.max_request_body_bytes", StringComparison.Ordinal) && DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            log = string.Concat(Directory.GetFiles(_fixture.Server.Home.Home.LogsDirectory, "oubliette-*.log").Select(File.ReadAllText));
+        }
+
         Assert.Contains("body over server.max_request_body_bytes", log, StringComparison.Ordinal);
         Assert.DoesNotContain("BadHttpRequestException", log, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", log, StringComparison.Ordinal);
