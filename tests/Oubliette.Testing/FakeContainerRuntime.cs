@@ -16,10 +16,13 @@ public sealed class FakeContainerRuntime : IContainerRuntime
     /// <summary>Every container spec created, oldest first.</summary>
     public ConcurrentQueue<ContainerSpec> Created { get; } = new();
 
-    /// <summary>Image ids by tag; a tag not listed has the id <c>sha256:&lt;tag&gt;</c>. Change one to "rebuild" the image.</summary>
-    public ConcurrentDictionary<string, string> ImageIds { get; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Image ids by tag; a tag not listed has the id <c>sha256:&lt;tag&gt;</c>. Change one to "rebuild" the image; null
+    /// means the image is not built.
+    /// </summary>
+    public ConcurrentDictionary<string, string?> ImageIds { get; } = new(StringComparer.Ordinal);
 
-    private string ImageIdOf(string image) => ImageIds.TryGetValue(image, out var id) ? id : $"sha256:{image}";
+    private string? ImageIdOf(string image) => ImageIds.TryGetValue(image, out var id) ? id : $"sha256:{image}";
 
     public Task PingAsync(CancellationToken cancellationToken) => CheckAsync(Task.CompletedTask);
 
@@ -31,7 +34,7 @@ public sealed class FakeContainerRuntime : IContainerRuntime
         _containers[spec.Name] = new ContainerInfo(spec.Name, spec.Name, spec.Image, "created", false, null, spec.Labels, spec.User, spec.Mounts,
             spec.MemoryBytes, spec.NanoCpus, spec.PidsLimit, spec.Network, ["ALL"], ["no-new-privileges"], false)
         {
-            ImageId = ImageIdOf(spec.Image),
+            ImageId = ImageIdOf(spec.Image) ?? "",
         };
         Created.Enqueue(spec);
         return ResultAsync(Task.FromResult(spec.Name));
@@ -66,7 +69,7 @@ public sealed class FakeContainerRuntime : IContainerRuntime
     public Task<IReadOnlyDictionary<string, string>?> InspectImageLabelsAsync(string image, CancellationToken cancellationToken) =>
         ResultAsync(Task.FromResult<IReadOnlyDictionary<string, string>?>(new Dictionary<string, string>()));
 
-    public Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken) => ResultAsync(Task.FromResult<string?>(ImageIdOf(image)));
+    public Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken) => ResultAsync(Task.FromResult(ImageIdOf(image)));
 
     public Task ImportImageAsync(Stream rootfsTar, string repository, string tag, CancellationToken cancellationToken) => CheckAsync(Task.CompletedTask);
 
