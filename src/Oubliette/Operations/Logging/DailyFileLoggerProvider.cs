@@ -92,6 +92,9 @@ public sealed class DailyFileLoggerProvider : ILoggerProvider
                     PruneOldFiles();
                 }
 
+                // The file may have grown behind this writer (AppendDirect, a daemon's parent): write at its end, never over
+                // what another writer put there. The writer was flushed after its last batch, so nothing is buffered here.
+                writer.BaseStream.Seek(0, SeekOrigin.End);
                 while (_lines.Reader.TryRead(out var line))
                 {
                     await writer.WriteAsync(line);
