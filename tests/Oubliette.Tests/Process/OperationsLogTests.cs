@@ -80,6 +80,30 @@ public sealed class OperationsLogTests : IDisposable
         Assert.Contains(port.ToString(System.Globalization.CultureInfo.InvariantCulture), log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Container_refresh_from_the_cli_is_refused_while_the_server_runs_and_a_bad_project_id_is_a_usage_error()
+    {
+        await InitAsync("127.0.0.1:0");
+        var badId = await OublietteProcess.RunAsync(["container", "refresh", "not-a-uuid", "--dir", _root]);
+        using var server = OublietteProcess.Start(["--dir", _root]);
+        await WaitForAddressAsync(server);
+        var projectId = Guid.NewGuid().ToString("D");
+
+        var refused = await OublietteProcess.RunAsync(["container", "refresh", projectId, "--dir", _root]);
+        var listed = await OublietteProcess.RunAsync(["container", "list", "--dir", _root]);
+
+        server.Kill(entireProcessTree: true);
+        await server.WaitForExitAsync();
+        Assert.Equal(2, badId.ExitCode);
+        Assert.Contains("project-id 'not-a-uuid'", badId.Error, StringComparison.Ordinal);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains($"is running (pid {server.Id})", refused.Error, StringComparison.Ordinal);
+        Assert.Contains("\"action\": \"refresh\"", refused.Error, StringComparison.Ordinal);
+        Assert.Contains(projectId, refused.Error, StringComparison.Ordinal);
+        Assert.True(listed.ExitCode == 0, listed.Error);
+        Assert.Matches(@"NAME\s+PROJECT\s+TYPE\s+IMAGE\s+STATUS\s+CURRENT", listed.Output);
+    }
+
     private async Task InitAsync(string address)
     {
         var init = await OublietteProcess.RunAsync(["init", "--dir", _root]);
