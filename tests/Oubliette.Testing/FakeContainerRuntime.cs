@@ -13,6 +13,17 @@ public sealed class FakeContainerRuntime : IContainerRuntime
 
     public int RemoveCalls { get; private set; }
 
+    /// <summary>Every container spec created, oldest first.</summary>
+    public ConcurrentQueue<ContainerSpec> Created { get; } = new();
+
+    /// <summary>
+    /// Image ids by tag; a tag not listed has the id <c>sha256:&lt;tag&gt;</c>. Change one to "rebuild" the image; null
+    /// means the image is not built.
+    /// </summary>
+    public ConcurrentDictionary<string, string?> ImageIds { get; } = new(StringComparer.Ordinal);
+
+    private string? ImageIdOf(string image) => ImageIds.TryGetValue(image, out var id) ? id : $"sha256:{image}";
+
     public Task PingAsync(CancellationToken cancellationToken) => CheckAsync(Task.CompletedTask);
 
     public Task<ContainerInfo?> InspectAsync(string nameOrId, CancellationToken cancellationToken) =>
@@ -21,7 +32,11 @@ public sealed class FakeContainerRuntime : IContainerRuntime
     public Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         _containers[spec.Name] = new ContainerInfo(spec.Name, spec.Name, spec.Image, "created", false, null, spec.Labels, spec.User, spec.Mounts,
-            spec.MemoryBytes, spec.NanoCpus, spec.PidsLimit, spec.Network, ["ALL"], ["no-new-privileges"], false);
+            spec.MemoryBytes, spec.NanoCpus, spec.PidsLimit, spec.Network, ["ALL"], ["no-new-privileges"], false)
+        {
+            ImageId = ImageIdOf(spec.Image) ?? "",
+        };
+        Created.Enqueue(spec);
         return ResultAsync(Task.FromResult(spec.Name));
     }
 
@@ -53,6 +68,8 @@ public sealed class FakeContainerRuntime : IContainerRuntime
 
     public Task<IReadOnlyDictionary<string, string>?> InspectImageLabelsAsync(string image, CancellationToken cancellationToken) =>
         ResultAsync(Task.FromResult<IReadOnlyDictionary<string, string>?>(new Dictionary<string, string>()));
+
+    public Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken) => ResultAsync(Task.FromResult(ImageIdOf(image)));
 
     public Task ImportImageAsync(Stream rootfsTar, string repository, string tag, CancellationToken cancellationToken) => CheckAsync(Task.CompletedTask);
 

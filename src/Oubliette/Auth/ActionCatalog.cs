@@ -24,6 +24,7 @@ public static class ActionCatalog
         ["container.status"] = PermissionClass.ProjectWrite,
         ["container.exec"] = PermissionClass.ProjectWrite,
         ["container.logs"] = PermissionClass.ProjectRead,
+        ["container.refresh"] = PermissionClass.ProjectWrite,
 
         ["workspace.list"] = PermissionClass.ProjectRead,
         ["workspace.create"] = PermissionClass.ProjectWrite,

@@ -22,8 +22,18 @@ public sealed class ServeCommand(CliContext context)
     private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var home = context.RequireHome(parseResult);
-        // Validated here too for a daemon start, so that config errors print in the operator's terminal.
-        var config = ConfigParser.Load(home.ConfigFile);
+        OublietteConfig config;
+        try
+        {
+            // Validated here too for a daemon start, so that config errors print in the operator's terminal.
+            config = ConfigParser.Load(home.ConfigFile);
+        }
+        catch (ConfigException exception)
+        {
+            LogStartupFailure(home, exception);
+            throw;
+        }
+
         if (parseResult.GetValue(_daemon))
         {
             return await new DaemonLauncher(context, home).StartAsync(cancellationToken);
@@ -35,7 +45,18 @@ public sealed class ServeCommand(CliContext context)
         runFiles.ClaimPidFile();
         try
         {
-            await using var server = await OublietteServer.StartAsync(home, config, new ServerHostOptions { ConsoleLogging = !daemonChild, Time = context.Time }, cancellationToken);
+            OublietteServer started;
+            try
+            {
+                started = await OublietteServer.StartAsync(home, config, new ServerHostOptions { ConsoleLogging = !daemonChild, Time = context.Time }, cancellationToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                LogStartupFailure(home, exception);
+                throw;
+            }
+
+            await using var server = started;
             runFiles.WriteAddress(server.Address);
             await context.Out.WriteLineAsync($"oubliette listening on {server.Address.ToString().TrimEnd('/')} (pid {Environment.ProcessId}, home {home.Root})");
             await server.WaitForShutdownAsync(cancellationToken);
@@ -47,4 +68,9 @@ public sealed class ServeCommand(CliContext context)
             runFiles.Release();
         }
     }
+
+    /// <summary>A start-up that failed before (or while) the server's logging existed is in data/logs/ as well as on the terminal.</summary>
+    private void LogStartupFailure(OublietteHome home, Exception exception) =>
+        Operations.Logging.DailyFileLoggerProvider.AppendDirect(home.LogsDirectory, context.Time, LogLevel.Critical, typeof(ServeCommand).FullName!,
+            $"start-up failed: {exception.Message}");
 }

@@ -78,7 +78,7 @@ public static partial class ConfigParser
             }
 
             FindDuplicateKeys(document.RootElement, "", errors);
-            var config = Read(ConfigReader.Root(document.RootElement, errors));
+            var config = Read(ConfigReader.Root(document.RootElement, errors), file);
             CheckReferences(config, errors);
             if (errors.Count > 0)
             {
@@ -116,10 +116,10 @@ public static partial class ConfigParser
         }
     }
 
-    private static OublietteConfig Read(ConfigReader root)
+    private static OublietteConfig Read(ConfigReader root, string file)
     {
         root.RejectUnknownKeys("server", "credentials", "defaults", "containers", "models", "logging", "git", "schedules");
-        var containers = root.StringMap("containers");
+        var (containers, recipes) = ReadContainers(root, file);
         return new OublietteConfig
         {
             Server = ReadServer(root.Section("server")),
@@ -128,6 +128,7 @@ public static partial class ConfigParser
             Containers = containers.Count > 0
                 ? containers
                 : new Dictionary<string, string> { ["base"] = "oubliette-agent:base", ["dev"] = "oubliette-agent:dev" },
+            ContainerRecipes = recipes,
             Models = ReadModels(root.Section("models")),
             Logging = ReadLogging(root.Section("logging")),
             Git = ReadGit(root.Section("git")),

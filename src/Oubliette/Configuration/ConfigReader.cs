@@ -79,6 +79,33 @@ internal sealed class ConfigReader
         return result;
     }
 
+    /// <summary>
+    /// Each property of the object at <paramref name="key"/>: a string is passed to <paramref name="readString"/>, an
+    /// object is read as a section of its own by <paramref name="readObject"/>; anything else is an error.
+    /// </summary>
+    public IReadOnlyDictionary<string, T> StringOrSectionMap<T>(string key, Func<string, string, T> readString, Func<string, ConfigReader, T> readObject)
+    {
+        var section = Section(key);
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var property in section._element.EnumerateObject())
+        {
+            if (property.Value.ValueKind == JsonValueKind.String)
+            {
+                result[property.Name] = readString(property.Name, property.Value.GetString() ?? "");
+            }
+            else if (property.Value.ValueKind == JsonValueKind.Object)
+            {
+                result[property.Name] = readObject(property.Name, new ConfigReader(property.Value, section.PathOf(property.Name), _errors));
+            }
+            else
+            {
+                section.Error(property.Name, $"expected a string (the image) or an object {{image, recipe?}}, found {Describe(property.Value)}");
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>Each property of the object at <paramref name="key"/> as a string value.</summary>
     public IReadOnlyDictionary<string, string> StringMap(string key)
     {

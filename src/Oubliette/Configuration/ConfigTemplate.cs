@@ -88,10 +88,13 @@ public static class ConfigTemplate
             },
           },
 
-          // Container types and the images they run.
+          // Container types and the images they run. A type of your own may carry a recipe, a folder with a Dockerfile
+          // (FROM oubliette-agent:dev) or a Dockerfile, relative to the home, that 'oubliette image build --type <type>'
+          // builds; then 'container refresh' moves projects onto the rebuilt image. See CONFIGURATION.md.
           "containers": {
             "base": "oubliette-agent:base",
             "dev": "oubliette-agent:dev",
+            // "rust": { "image": "oubliette-agent:rust", "recipe": "recipes/rust" },
           },
 
           "models": {

@@ -57,6 +57,43 @@ public sealed class AgentImageBuilder(IContainerRuntime runtime, string recipeDi
         }
     }
 
+    /// <summary>Builds <paramref name="tag"/> from a custom type's recipe; returns false when it was already up to date.</summary>
+    public async Task<bool> BuildCustomAsync(CustomImageRecipe recipe, string tag, IProgress<string> progress, CancellationToken cancellationToken)
+    {
+        var labels = await runtime.InspectImageLabelsAsync(tag, cancellationToken);
+        if (labels is not null && labels.TryGetValue(ImageRecipe.RecipeLabel, out var built) && built == recipe.Hash)
+        {
+            progress.Report($"{tag} is up to date (recipe {recipe.Hash})");
+            return false;
+        }
+
+        progress.Report($"building {tag} from {recipe.Dockerfile} (context {recipe.ContextDirectory})");
+        var contextTar = Path.Combine(Path.GetTempPath(), $"oubliette-context-{Guid.NewGuid():N}.tar");
+        try
+        {
+            await using (var file = File.Create(contextTar))
+            {
+                await recipe.WriteContextAsync(file, cancellationToken);
+            }
+
+            await using var contextStream = File.OpenRead(contextTar);
+            await runtime.BuildImageAsync(
+                contextStream,
+                tag,
+                new Dictionary<string, string> { [ImageRecipe.RecipeLabel] = recipe.Hash, [ImageRecipe.TypeLabel] = recipe.Type },
+                new Dictionary<string, string>(),
+                progress,
+                cancellationToken);
+        }
+        finally
+        {
+            File.Delete(contextTar);
+        }
+
+        progress.Report($"built {tag} (recipe {recipe.Hash})");
+        return true;
+    }
+
     private async Task ImportRootfsAsync(ImageRecipe recipe, string rootfsTag, string rootfs, IProgress<string> progress, CancellationToken cancellationToken)
     {
         progress.Report($"debootstrap bookworm with {string.Join(' ', recipe.BasePackages)} into {rootfs}");

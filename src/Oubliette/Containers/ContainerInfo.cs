@@ -17,4 +17,8 @@ public sealed record ContainerInfo(
     string Network,
     IReadOnlyList<string> CapDrop,
     IReadOnlyList<string> SecurityOptions,
-    bool Privileged);
+    bool Privileged)
+{
+    /// <summary>The id (<c>sha256:…</c>) of the image the container was created from; empty when unknown.</summary>
+    public string ImageId { get; init; } = "";
+}

@@ -33,6 +33,9 @@ public interface IContainerRuntime
     /// <summary>The image's labels, or null when the image does not exist.</summary>
     Task<IReadOnlyDictionary<string, string>?> InspectImageLabelsAsync(string image, CancellationToken cancellationToken);
 
+    /// <summary>The image's id (<c>sha256:…</c>), or null when the image does not exist.</summary>
+    Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken);
+
     /// <summary>Imports a root filesystem tarball as an image (<c>docker import</c>).</summary>
     Task ImportImageAsync(Stream rootfsTar, string repository, string tag, CancellationToken cancellationToken);
 

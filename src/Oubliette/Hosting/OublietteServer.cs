@@ -75,8 +75,13 @@ public sealed class OublietteServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        var home = _app.Services.GetRequiredService<OublietteHome>();
+        var time = _app.Services.GetRequiredService<TimeProvider>();
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
+        // The loggers went with the app: the last line goes to the file directly.
+        DailyFileLoggerProvider.AppendDirect(home.LogsDirectory, time, LogLevel.Information, typeof(OublietteServer).FullName!,
+            "shutdown: databases closed (data/auth.db, data/schedules.db)");
     }
 
     private static WebApplication Build(OublietteHome home, OublietteConfig config, ServerHostOptions options)
@@ -162,6 +167,8 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<LastUsedTracker>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<Authorizer>();
+        // First of the hosted services, so stopped last: it reports what the stop did (see the type).
+        services.AddHostedService<ShutdownReportService>();
         services.AddHostedService<LastUsedFlushService>();
 
         services.AddSingleton<IReadinessCheck>(provider => new DatabaseReadinessCheck("auth_db", provider.GetRequiredService<TokenStore>().Database));

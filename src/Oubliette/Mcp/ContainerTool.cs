@@ -9,16 +9,17 @@ using Oubliette.Projects;
 namespace Oubliette.Mcp;
 
 [McpServerToolType]
-public sealed class ContainerTool(ProjectService projects, ProjectContainers containers, Agents.IAgentRuntime agents, Authorizer authorizer, CallerContext callerContext, AuditLog audit, TimeProvider time)
+public sealed class ContainerTool(ProjectService projects, ProjectContainers containers, Agents.IAgentRuntime agents, Sessions.SessionService sessions, Authorizer authorizer, CallerContext callerContext, AuditLog audit, TimeProvider time)
 {
     private const int DefaultTimeoutSeconds = 60;
     private const int MaxTimeoutSeconds = 3600;
 
     [McpServerTool(Name = "container", UseStructuredContent = true)]
-    [Description("A project's container. Actions: start, stop, restart, status {project_id}; exec {project_id, command, working_dir?, timeout_seconds?} -> stdout, stderr, exit_code; logs {project_id, tail?, since?}. "
+    [Description("A project's container. Actions: start, stop, restart, status {project_id}; exec {project_id, command, working_dir?, timeout_seconds?} -> stdout, stderr, exit_code; logs {project_id, tail?, since?}; "
+        + "refresh {project_id, force?}: move the project onto the current image of its container type (removes its containers that are not current and starts the default one; refused while sessions are active unless force=true, which ends them). "
         + "With workspace_isolation each workspace has its own container: pass workspace_id (default: the default workspace).")]
     public async Task<ContainerToolResult> RunAsync(
-        [Description("start | stop | restart | status | exec | logs")] string action,
+        [Description("start | stop | restart | status | exec | logs | refresh")] string action,
         [Description("the project's UUID")] string? project_id = null,
         [Description("exec: shell command (sh -c), run as the agent user")] string? command = null,
         [Description("exec: absolute directory in the container (default: the default workspace)")] string? working_dir = null,
@@ -26,6 +27,7 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
         [Description("logs: last N lines (default 100)")] int? tail = null,
         [Description("logs: only lines after this time (ISO-8601) or this long ago (e.g. 10m, 2h)")] string? since = null,
         [Description("projects with workspace_isolation: the workspace whose container to act on (default: the default workspace)")] string? workspace_id = null,
+        [Description("refresh: go ahead although sessions are active (their agents end with their containers)")] bool? force = null,
         CancellationToken cancellationToken = default)
     {
         var verb = ToolArguments.Action("container", action, ActionCatalog.ActionsOf("container"));
@@ -47,12 +49,50 @@ public sealed class ContainerTool(ProjectService projects, ProjectContainers con
                 return new ContainerToolResult(Status: await containers.RestartAsync(host, cancellationToken));
             case "status":
                 return new ContainerToolResult(Status: await containers.StatusAsync(host, cancellationToken));
+            case "refresh":
+                return await RefreshAsync(project, caller, force ?? false, cancellationToken);
             case "logs":
                 var logs = await containers.LogsAsync(host, ValidateTail(tail), ParseSince(since), cancellationToken);
                 return new ContainerToolResult(Stdout: logs.Stdout, Stderr: logs.Stderr, TruncatedBytes: logs.TruncatedBytes);
             default:
                 return ContainerToolResult.Of(await ExecAsync(host, caller, command, working_dir, timeout_seconds, cancellationToken));
         }
+    }
+
+    /// <summary>
+    /// Moves the project onto the current image of its type and the current container spec. The containers that are not
+    /// current are removed (the workspaces live on the host) and the default one is made again; nothing is removed when
+    /// all are current. Active sessions (created, running, idle) lose their agent with its container, so they are named
+    /// and the refresh refused unless <paramref name="force"/>.
+    /// </summary>
+    private async Task<ContainerToolResult> RefreshAsync(ProjectMetadata project, Caller caller, bool force, CancellationToken cancellationToken)
+    {
+        var states = await containers.StatesAsync(project, cancellationToken);
+        var stale = states.Where(state => !state.Current).ToList();
+        if (stale.Count > 0 && !force)
+        {
+            var active = sessions.List(project.Id, null).Where(session => !Sessions.SessionStatus.IsFinal(session.Status)).ToList();
+            if (active.Count > 0)
+            {
+                throw new ConflictException(
+                    $"project '{project.Id:D}' has {active.Count} active session{(active.Count == 1 ? "" : "s")}: "
+                    + string.Join(", ", active.Take(20).Select(session => $"{session.SessionId} ({session.Status})"))
+                    + (active.Count > 20 ? ", …" : "")
+                    + "; refreshing removes the container their agent runs in: end them, or pass force=true");
+            }
+        }
+
+        foreach (var state in stale)
+        {
+            // The agent goes with its container: running sessions hear it now, the next use connects to the new one.
+            await agents.DisconnectAsync(state.Host, $"container {state.Name} was refreshed onto the current image");
+        }
+
+        var removed = await containers.RefreshAsync(stale, project, all: false, cancellationToken);
+        var status = await containers.StatusAsync(project, cancellationToken);
+        audit.Write(new AuditEntry("container.refresh", "ok", caller.TokenId, caller.Scope.ToString(), project.Id.ToString("D"),
+            $"removed={removed.Count} force={force}"));
+        return new ContainerToolResult(Status: status, Refreshed: removed.Count > 0, Removed: removed);
     }
 
     /// <summary>The container to act on: the project's, or with workspace_isolation the named (else default) workspace's.</summary>

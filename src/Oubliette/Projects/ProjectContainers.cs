@@ -31,6 +31,30 @@ public sealed partial class ProjectContainers(
 
     public const string WorkspaceLabel = "oubliette.workspace";
 
+    /// <summary>
+    /// The version of the container spec a container was made with. 2: the engine's init as PID 1, the agent's log as the
+    /// container's output, a rotated log. An older container still works; <c>container refresh</c> moves it onto this one.
+    /// </summary>
+    public const string SpecLabel = "oubliette.spec";
+    public const string SpecVersion = "2";
+
+    /// <summary>Where the agent's output goes (see OpenCodeRuntime's start script), in the container.</summary>
+    public const string AgentLogInContainer = RunMountPoint + "/agent.log";
+
+    /// <summary>
+    /// The container's main process: follows the agent's log, so that <c>docker logs</c> shows the agent's output across
+    /// agent restarts and server restarts (the agent appends to the same file, whoever started it). Under the engine's
+    /// init, a read-only binary of the host: signals reach <c>tail</c>, so <c>docker stop</c> ends it at once. From the
+    /// end of the file (<c>-n 0</c>): a restarted container does not repeat what it showed before. The file is in the
+    /// agent's own folder, so the agent may replace it with anything; <c>tail</c> runs as the agent user and reads
+    /// nothing the agent could not print itself, and the engine keeps at most <see cref="LogMaxBytes"/> × <see cref="LogMaxFiles"/> of it.
+    /// </summary>
+    public static readonly IReadOnlyList<string> MainCommand = ["sh", "-c", $"exec tail -F -n 0 -q {AgentLogInContainer} 2>/dev/null"];
+
+    /// <summary>The engine's log of one container is rotated at 10 MiB, 3 files kept: an agent cannot fill the host's disk through it.</summary>
+    public const long LogMaxBytes = 10L * 1024 * 1024;
+    public const int LogMaxFiles = 3;
+
     public static string NameOf(Guid projectId) => $"oubliette-{projectId:D}";
 
     /// <summary>The shared container's name, or <c>oubliette-&lt;project-id&gt;-&lt;workspace-id (32 hex)&gt;</c> for an isolated workspace.</summary>
@@ -166,6 +190,59 @@ public sealed partial class ProjectContainers(
         return await runtime.LogsAsync(NameOf(host), tail, since, cancellationToken);
     }
 
+    /// <summary>Every container the project has (the shared one and those of isolated workspaces), each with whether it is current.</summary>
+    public async Task<IReadOnlyList<ProjectContainerState>> StatesAsync(ProjectMetadata project, CancellationToken cancellationToken)
+    {
+        var image = ImageOf(project);
+        var currentImageId = await runtime.ImageIdAsync(image, cancellationToken);
+        var result = new List<ProjectContainerState>();
+        foreach (var info in await runtime.ListByLabelAsync(ProjectLabel, project.Id.ToString("D"), cancellationToken))
+        {
+            if (!info.Labels.TryGetValue(ManagedLabel, out var managed) || managed != "true")
+            {
+                continue;
+            }
+
+            var host = info.Labels.TryGetValue(WorkspaceLabel, out var workspace) && Guid.TryParseExact(workspace, "D", out var workspaceId)
+                ? new AgentHost(project, workspaceId)
+                : new AgentHost(project, null);
+            // The image a container was made from is its type's when the name matches; a container made for another
+            // type (the project's type changed) is not current whatever its image.
+            var sameImage = info.Image == image;
+            result.Add(new ProjectContainerState(info.Name, host, info.State, info.Running, info.Image, info.ImageId,
+                sameImage ? currentImageId : null,
+                info.Labels.TryGetValue(SpecLabel, out var spec) && spec == SpecVersion));
+        }
+
+        return [.. result.OrderBy(state => state.Name, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Moves the project onto the current image of its type and the current spec: removes every container of the project
+    /// that is not current (all of them with <paramref name="all"/>), then creates and starts the default one. The
+    /// caller has let go of the agents in the removed containers. Refuses, changing nothing, when the image is not built.
+    /// </summary>
+    /// <returns>The names of the containers removed (none when every container was current).</returns>
+    public async Task<IReadOnlyList<string>> RefreshAsync(IReadOnlyList<ProjectContainerState> states, ProjectMetadata project, bool all, CancellationToken cancellationToken)
+    {
+        var image = ImageOf(project);
+        if (await runtime.ImageIdAsync(image, cancellationToken) is null)
+        {
+            throw new NotFoundException($"image '{image}' for container_type '{project.ContainerType}' is not built; run 'oubliette image build --type {project.ContainerType}'");
+        }
+
+        var removed = new List<string>();
+        foreach (var state in states.Where(state => all || !state.Current))
+        {
+            await runtime.RemoveAsync(state.Name, cancellationToken);
+            LogRefreshed(logger, state.Name, state.Image, state.ImageId);
+            removed.Add(state.Name);
+        }
+
+        await EnsureRunningAsync(project, cancellationToken);
+        return removed;
+    }
+
     /// <summary>The containers of ours that exist, by project id (reattachment at start-up).</summary>
     public async Task<IReadOnlyDictionary<Guid, ContainerInfo>> FindManagedAsync(CancellationToken cancellationToken)
     {
@@ -189,6 +266,7 @@ public sealed partial class ProjectContainers(
         {
             [ManagedLabel] = "true",
             [ProjectLabel] = project.Id.ToString("D"),
+            [SpecLabel] = SpecVersion,
         };
         if (host.IsolatedWorkspace is { } isolated)
         {
@@ -216,7 +294,13 @@ public sealed partial class ProjectContainers(
             (long)(container.Cpus * 1_000_000_000),
             PidsLimit,
             container.Network,
-            ["HOME=/home/gogol"]);
+            ["HOME=/home/gogol"])
+        {
+            Command = MainCommand,
+            Init = true,
+            LogMaxBytes = LogMaxBytes,
+            LogMaxFiles = LogMaxFiles,
+        };
     }
 
     private static bool HasCurrentMounts(ContainerInfo info) =>
@@ -227,6 +311,9 @@ public sealed partial class ProjectContainers(
     private static ContainerStatus ToStatus(string name, ContainerInfo? info) => info is null
         ? new ContainerStatus(name, null, "missing", false, null, null)
         : new ContainerStatus(info.Name, info.Id, info.State, info.Running, info.Image, info.StartedAt);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "container refresh: removed {Name} (image {Image}, {ImageId}); it is made again from the current image")]
+    private static partial void LogRefreshed(ILogger logger, string name, string image, string imageId);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "created container {Name} from {Image}")]
     private static partial void LogCreated(ILogger logger, string name, string image);

@@ -215,7 +215,16 @@ export async function containers(env, { admin, projectRo }, scratch) {
   await invalid(admin, 'container', { action: 'exec', project_id: projectId, command: 'true', timeout_seconds: 99999 }, ['timeout_seconds']);
   await invalid(admin, 'container', { action: 'exec', project_id: projectId }, ['command'], { why: 'missing command' });
   await invalid(admin, 'container', { action: 'logs', project_id: projectId, since: 'yesterday-ish' }, ['since']);
-  await invalid(admin, 'container', { action: 'reboot', project_id: projectId }, ['action', 'start', 'stop', 'restart', 'status', 'exec', 'logs']);
+  await invalid(admin, 'container', { action: 'reboot', project_id: projectId }, ['action', 'start', 'stop', 'restart', 'status', 'exec', 'logs', 'refresh']);
+  // Already current: nothing removed, the result still matches the output schema.
+  await valid(admin, 'container', { action: 'refresh', project_id: projectId }, data => {
+    if (data.refreshed !== false || !Array.isArray(data.removed) || data.removed.length !== 0 || !data.status) {
+      throw new Error(`refresh of a current container: ${JSON.stringify(data)}`);
+    }
+  });
+  await valid(admin, 'container', { action: 'refresh', project_id: projectId, force: true });
+  await invalid(projectRo, 'container', { action: 'refresh', project_id: env.projectId }, ['forbidden'], { why: 'read-only token' });
+  await invalid(admin, 'container', { action: 'refresh', project_id: projectId, force: 'yes' }, ['force', 'boolean'], { why: 'wrong JSON type' });
   await invalid(projectRo, 'container', { action: 'exec', project_id: env.projectId, command: 'true' }, ['forbidden'], { why: 'read-only token' });
   await valid(admin, 'container', { action: 'restart', project_id: projectId });
   await valid(admin, 'container', { action: 'stop', project_id: projectId });

@@ -63,7 +63,9 @@ public sealed partial class OpenCodeRuntime(
         # 64 KiB buffers: with socat's default 8 KiB a streamed turn reached the server in many small reads.
         socat -b 65536 TCP-LISTEN:{OpenCodeConfigWriter.GatewayPort},bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:{ProjectContainers.GatewayMountPoint}/gateway.sock &
         cd /workspace
-        exec opencode serve --hostname 127.0.0.1 --port {OpenCodeConfigWriter.AgentPort} >>{ProjectContainers.RunMountPoint}/agent.log 2>&1
+        # OpenCode's own log (--print-logs, at INFO) goes to agent.log, which the container's main process follows: so it
+        # is also what `docker logs` shows (see ProjectContainers.MainCommand).
+        exec opencode serve --print-logs --log-level INFO --hostname 127.0.0.1 --port {OpenCodeConfigWriter.AgentPort} >>{ProjectContainers.AgentLogInContainer} 2>&1
 
         """;
 

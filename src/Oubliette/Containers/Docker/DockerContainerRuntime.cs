@@ -59,8 +59,25 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
             User = spec.User,
             Labels = spec.Labels.ToDictionary(),
             Env = [.. spec.Environment],
+            Entrypoint = spec.Command.Count > 0 ? [.. spec.Command] : null,
+            // An empty Cmd, so that the image's CMD is not appended to the entrypoint given above.
+            Cmd = spec.Command.Count > 0 ? [] : null,
             HostConfig = new HostConfig
             {
+                Init = spec.Init,
+                LogConfig = spec.LogMaxBytes > 0
+                    ? new LogConfig
+                    {
+                        Type = "json-file",
+                        Config = new Dictionary<string, string>
+                        {
+                            ["max-size"] = spec.LogMaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                            ["max-file"] = spec.LogMaxFiles.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                            // A full log pipe must never stall the processes writing to it: lines are dropped instead.
+                            ["mode"] = "non-blocking",
+                        },
+                    }
+                    : null,
                 Binds = [.. spec.Mounts.Select(mount => $"{mount.HostPath}:{mount.ContainerPath}:{(mount.ReadOnly ? "ro" : "rw")}")],
                 Memory = spec.MemoryBytes,
                 MemorySwap = spec.MemoryBytes,
@@ -304,6 +321,19 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
             }
         }, cancellationToken);
 
+    public Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken) =>
+        CallAsync($"inspect image {image}", async token =>
+        {
+            try
+            {
+                return (string?)(await _client.Images.InspectImageAsync(image, token)).ID;
+            }
+            catch (DockerImageNotFoundException)
+            {
+                return null;
+            }
+        }, cancellationToken);
+
     public Task ImportImageAsync(Stream rootfsTar, string repository, string tag, CancellationToken cancellationToken) =>
         _client.Images.CreateImageAsync(
             new ImagesCreateParameters { FromSrc = "-", Repo = repository, Tag = tag },
@@ -391,6 +421,9 @@ public sealed class DockerContainerRuntime : IContainerRuntime, IDisposable
             host.NetworkMode ?? "",
             [.. host.CapDrop ?? []],
             [.. host.SecurityOpt ?? []],
-            host.Privileged);
+            host.Privileged)
+        {
+            ImageId = inspected.Image ?? "",
+        };
     }
 }

@@ -42,17 +42,33 @@ public sealed class DailyFileLoggerProvider : ILoggerProvider
 
     internal bool IsEnabled(LogLevel level) => level >= _minimumLevel && level != LogLevel.None;
 
-    internal void Enqueue(LogLevel level, string category, string message, Exception? exception)
+    internal void Enqueue(LogLevel level, string category, string message, Exception? exception) =>
+        _lines.Writer.TryWrite(FormatLine(_time.GetUtcNow(), level, category, message, exception));
+
+    /// <summary>One line as every log file of the server has it: <c>time LEVEL category: message</c>, then the exception.</summary>
+    internal static string FormatLine(DateTimeOffset now, LogLevel level, string category, string message, Exception? exception)
     {
         var builder = new StringBuilder(128)
-            .Append(_time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .Append(now.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
             .Append(' ').Append(LevelName(level)).Append(' ').Append(category).Append(": ").Append(message);
         if (exception is not null)
         {
             builder.AppendLine().Append(exception);
         }
 
-        _lines.Writer.TryWrite(builder.Append('\n').ToString());
+        return builder.Append('\n').ToString();
+    }
+
+    /// <summary>
+    /// Appends one line to today's file directly, for the moments no logger exists: a start-up that failed before the
+    /// server's logging was built (a config error, a port in use) and the last words after the server was disposed.
+    /// </summary>
+    public static void AppendDirect(string directory, TimeProvider time, LogLevel level, string category, string message)
+    {
+        Directory.CreateDirectory(directory);
+        var now = time.GetUtcNow();
+        using var writer = OpenFile(directory, now.ToString("yyyyMMdd", CultureInfo.InvariantCulture));
+        writer.Write(FormatLine(now, level, category, message, null));
     }
 
     private async Task WriteLoopAsync()
@@ -76,6 +92,9 @@ public sealed class DailyFileLoggerProvider : ILoggerProvider
                     PruneOldFiles();
                 }
 
+                // The file may have grown behind this writer (AppendDirect, a daemon's parent): write at its end, never over
+                // what another writer put there. The writer was flushed after its last batch, so nothing is buffered here.
+                writer.BaseStream.Seek(0, SeekOrigin.End);
                 while (_lines.Reader.TryRead(out var line))
                 {
                     await writer.WriteAsync(line);
@@ -96,8 +115,10 @@ public sealed class DailyFileLoggerProvider : ILoggerProvider
         }
     }
 
-    private StreamWriter OpenDailyFile(string day) => new(
-        new FileStream(Path.Combine(_directory, $"{FilePrefix}{day}.log"), new FileStreamOptions
+    private StreamWriter OpenDailyFile(string day) => OpenFile(_directory, day);
+
+    private static StreamWriter OpenFile(string directory, string day) => new(
+        new FileStream(Path.Combine(directory, $"{FilePrefix}{day}.log"), new FileStreamOptions
         {
             Mode = FileMode.Append,
             Access = FileAccess.Write,
