@@ -236,7 +236,9 @@ public sealed class OublietteServer : IAsyncDisposable
 
     private static void MapEndpoints(WebApplication app)
     {
-        app.MapGet("/health", () => Results.Text("""{"status":"ok"}""", "application/json"));
+        // The version lets an operator confirm an upgrade from outside (SPEC §3; issue 15).
+        var health = System.Text.Json.JsonSerializer.Serialize(new HealthBody("ok", BuildVersion.Current), HostingJsonContext.Default.HealthBody);
+        app.MapGet("/health", () => Results.Text(health, "application/json"));
         app.MapGet("/ready", async (ReadinessService readiness, CancellationToken cancellationToken) =>
         {
             var report = await readiness.GetAsync(cancellationToken);
