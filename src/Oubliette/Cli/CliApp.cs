@@ -20,7 +20,12 @@ public static class CliApp
     {
         // Everything the server writes (databases, logs, run files, backups) is the owner's alone.
         NativeMethods.SetUmask(Convert.ToUInt32("077", 8));
-        var context = new CliContext(Console.Out, Console.Error, TimeProvider.System);
+        return await RunAsync(args, new CliContext(Console.Out, Console.Error, TimeProvider.System));
+    }
+
+    /// <summary>Runs one command line on a given context (tests pass their streams and environment).</summary>
+    internal static async Task<int> RunAsync(string[] args, CliContext context)
+    {
         if (IsVersionRequest(args))
         {
             await context.Out.WriteLineAsync(BuildVersion.Current);

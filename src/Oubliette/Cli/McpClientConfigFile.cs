@@ -60,7 +60,10 @@ internal static class McpClientConfigFile
     public static async Task WriteAsync(string path, JsonObject root, CancellationToken cancellationToken)
     {
         // A linked config (dotfiles kept in a repository) is written where the link points, and stays a link.
-        path = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+        if (new FileInfo(path).LinkTarget is not null)
+        {
+            path = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
+        }
         var directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? throw new InvalidArgumentException($"--config '{path}' has no folder");
         Directory.CreateDirectory(directory);
         await AtomicFile.WriteTextAsync(path, root.ToJsonString(Indented) + "\n", cancellationToken);
