@@ -10,7 +10,7 @@ namespace Oubliette.Tests.Cli;
 /// </summary>
 internal sealed class CliHarness : IAsyncDisposable
 {
-    private readonly Dictionary<string, string> _environment;
+    private readonly IReadOnlyDictionary<string, string> _environment;
 
     private CliHarness(TestHome home, string scratch)
     {
@@ -19,7 +19,7 @@ internal sealed class CliHarness : IAsyncDisposable
         WorkingDirectory = Directory.CreateDirectory(Path.Combine(scratch, "project")).FullName;
         UserHome = Directory.CreateDirectory(Path.Combine(scratch, "user")).FullName;
         ConfigHome = Path.Combine(UserHome, ".config");
-        _environment = new()
+        _environment = new Dictionary<string, string>
         {
             ["XDG_CONFIG_HOME"] = ConfigHome,
             [HomeRecord.PathEnvironmentVariable] = Path.Combine(scratch, "no-record"),
@@ -39,8 +39,6 @@ internal sealed class CliHarness : IAsyncDisposable
         var scratch = Directory.CreateTempSubdirectory("oubliette-cli-").FullName;
         return new CliHarness(home, scratch);
     }
-
-    public void SetEnvironment(string name, string value) => _environment[name] = value;
 
     public async Task<CommandResult> RunAsync(params string[] args)
     {

@@ -67,7 +67,6 @@ public sealed class FirstRunModelTests
     {
         await using var harness = await CliHarness.CreateAsync();
         var fresh = Path.Combine(harness.Scratch, "fresh-home");
-        harness.SetEnvironment("ANTHROPIC_API_KEY", "sk-ant-secret-value");
         using var output = new StringWriter();
         using var error = new StringWriter();
         var context = new Oubliette.Cli.CliContext(output, error, TimeProvider.System,
