@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The conformance suite's Node dependencies (the official MCP TypeScript SDKs, the MCP Inspector CLI, OpenCode),
+# The conformance suite's Node dependencies (the official MCP TypeScript SDKs, the MCP Inspector CLI, OpenCode, and Claude Code
+# for the mcp --setup client tests),
 # exactly as locked in tests/conformance/package-lock.json; skipped when that lockfile is already installed.
 # Only the tests need them (test.sh), never the server (run.sh).
 set -euo pipefail

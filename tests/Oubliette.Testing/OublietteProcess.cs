@@ -16,9 +16,9 @@ public static class OublietteProcess
         }
     }
 
-    public static async Task<CommandResult> RunAsync(IEnumerable<string> arguments, TimeSpan? timeout = null, IDictionary<string, string>? environment = null)
+    public static async Task<CommandResult> RunAsync(IEnumerable<string> arguments, TimeSpan? timeout = null, IDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        using var process = Start(arguments, environment);
+        using var process = Start(arguments, environment, workingDirectory);
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
@@ -35,10 +35,11 @@ public static class OublietteProcess
         return new CommandResult(process.ExitCode, await output, await error);
     }
 
-    public static Process Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    public static Process Start(IEnumerable<string> arguments, IDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var startInfo = new ProcessStartInfo(ExecutablePath)
         {
+            WorkingDirectory = workingDirectory ?? "",
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

@@ -20,7 +20,18 @@ public static class CliApp
     {
         // Everything the server writes (databases, logs, run files, backups) is the owner's alone.
         NativeMethods.SetUmask(Convert.ToUInt32("077", 8));
-        var context = new CliContext(Console.Out, Console.Error, TimeProvider.System);
+        return await RunAsync(args, new CliContext(Console.Out, Console.Error, TimeProvider.System));
+    }
+
+    /// <summary>Runs one command line on a given context (tests pass their streams and environment).</summary>
+    internal static async Task<int> RunAsync(string[] args, CliContext context)
+    {
+        if (IsVersionRequest(args))
+        {
+            await context.Out.WriteLineAsync(BuildVersion.Current);
+            return Success;
+        }
+
         var root = Build(context);
         var parseResult = root.Parse(args);
         if (parseResult.Errors.Count > 0)
@@ -72,6 +83,28 @@ public static class CliApp
         }
     }
 
+    /// <summary>
+    /// <c>--version</c> alone or beside <c>--dir</c> (which <c>./run.sh</c> always adds): System.CommandLine refuses the
+    /// version option next to any other argument, but the home changes nothing about which build this is.
+    /// </summary>
+    internal static bool IsVersionRequest(IReadOnlyList<string> args)
+    {
+        var rest = new List<string>();
+        for (var index = 0; index < args.Count; index++)
+        {
+            if (args[index] == "--dir" && index + 1 < args.Count)
+            {
+                index++;
+            }
+            else if (!args[index].StartsWith("--dir=", StringComparison.Ordinal))
+            {
+                rest.Add(args[index]);
+            }
+        }
+
+        return rest is ["--version"];
+    }
+
     internal static RootCommand Build(CliContext context)
     {
         var root = new RootCommand("Oubliette: a self-hosted MCP server that runs autonomous coding agents in Docker containers.");
@@ -89,6 +122,7 @@ public static class CliApp
         image.Subcommands.Add(new ImageBuildCommand(context).Command);
         root.Subcommands.Add(image);
         root.Subcommands.Add(new ContainerCommand(context).Command);
+        root.Subcommands.Add(new McpSetupCommand(context).Command);
         return root;
     }
 }

@@ -6,7 +6,7 @@ using Oubliette.Operations;
 namespace Oubliette.Cli;
 
 /// <summary><c>oubliette [--daemon]</c>: run the server in the foreground, or start it in the background.</summary>
-public sealed class ServeCommand(CliContext context)
+public sealed partial class ServeCommand(CliContext context)
 {
     /// <summary>Set in the environment of the process a daemon start launches.</summary>
     public const string DaemonChildVariable = "OUBLIETTE_DAEMON_CHILD";
@@ -58,7 +58,10 @@ public sealed class ServeCommand(CliContext context)
 
             await using var server = started;
             runFiles.WriteAddress(server.Address);
-            await context.Out.WriteLineAsync($"oubliette listening on {server.Address.ToString().TrimEnd('/')} (pid {Environment.ProcessId}, home {home.Root})");
+            var address = server.Address.ToString().TrimEnd('/');
+            // In the log file too: after an upgrade, the log is where an operator confirms which build came up, and where.
+            LogStarted(server.Services.GetRequiredService<ILogger<ServeCommand>>(), BuildVersion.Current, home.Root, address, Environment.ProcessId);
+            await context.Out.WriteLineAsync($"oubliette {BuildVersion.Current} listening on {address} (pid {Environment.ProcessId}, home {home.Root})");
             await server.WaitForShutdownAsync(cancellationToken);
             await context.Out.WriteLineAsync("oubliette stopped");
             return CliApp.Success;
@@ -73,4 +76,7 @@ public sealed class ServeCommand(CliContext context)
     private void LogStartupFailure(OublietteHome home, Exception exception) =>
         Operations.Logging.DailyFileLoggerProvider.AppendDirect(home.LogsDirectory, context.Time, LogLevel.Critical, typeof(ServeCommand).FullName!,
             $"start-up failed: {exception.Message}");
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "oubliette {Version} started: home {Home}, listening on {Address}, pid {Pid}")]
+    private static partial void LogStarted(ILogger logger, string version, string home, string address, int pid);
 }

@@ -13,7 +13,7 @@ public sealed class StopCommand
     public StopCommand(CliContext context)
     {
         _context = context;
-        Command = new Command("stop", "Stop the background server (SIGTERM, then wait for it to drain and exit).");
+        Command = new Command("stop", "Stop the server of this home (SIGTERM, then wait for it to drain and exit); exit 0 when it is not running.");
         Command.SetAction(RunAsync);
     }
 
@@ -24,8 +24,9 @@ public sealed class StopCommand
         var home = _context.ResolveHome(parseResult);
         if (new RunFiles(home).LivePid() is not { } pid)
         {
-            await _context.Error.WriteLineAsync($"oubliette is not running for {home.Root} (no live pid file at {home.PidFile})");
-            return CliApp.Failure;
+            // Nothing to stop is the state asked for: success, so that scripts (and the runbook's upgrade) may always call it.
+            await _context.Out.WriteLineAsync($"oubliette is not running for {home.Root} (no live pid file at {home.PidFile}); nothing to stop");
+            return CliApp.Success;
         }
 
         using var process = Process.GetProcessById(pid);

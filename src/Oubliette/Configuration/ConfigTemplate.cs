@@ -3,6 +3,54 @@ namespace Oubliette.Configuration;
 /// <summary>The commented config file that <c>oubliette init</c> writes: every key with its default.</summary>
 public static class ConfigTemplate
 {
+    /// <summary>
+    /// The template with a first model filled in (provider credentials, <c>providers.default</c>, the model alias and
+    /// <c>defaults.agent.model</c>), or the plain template when there is none. Values are JSON-escaped.
+    /// </summary>
+    public static string Render(FirstRunModel? model)
+    {
+        if (model is null)
+        {
+            return Text;
+        }
+
+        static string Json(string value) => System.Text.Json.JsonSerializer.Serialize(value);
+        var credentials = string.Join("", model.Credentials.Select(credential =>
+            $"\n        {Json(credential.Name)}: {{ \"provider\": {Json(credential.Provider)}, \"api_key\": {Json(credential.ApiKey)}"
+            + (credential.BaseUrl is null ? "" : $", \"base_url\": {Json(credential.BaseUrl)}")
+            + $", \"description\": {Json("from $" + credential.SourceVariable + " at init")} }},"));
+        var text = Text;
+        text = ReplaceOnce(text, """
+                  "credentials": {},
+                  // "default": "anthropic",
+            """, $$"""
+                  "credentials": {{{credentials}}
+                  },
+                  "default": {{Json(model.DefaultCredential)}},
+            """);
+        text = ReplaceOnce(text, """
+                  // "model": "sonnet",       // an alias from models.models
+            """, $$"""
+                  "model": {{Json(FirstRunModel.Alias)}},        // an alias from models.models
+            """);
+        text = ReplaceOnce(text, """
+                "models": {},
+            """, $$"""
+                "models": {
+                  {{Json(FirstRunModel.Alias)}}: { "model": {{Json(model.Model)}}, "provider": {{Json(model.DefaultCredential)}} },
+                },
+            """);
+        return text;
+    }
+
+    private static string ReplaceOnce(string text, string old, string replacement)
+    {
+        var at = text.IndexOf(old, StringComparison.Ordinal);
+        return at >= 0 && text.IndexOf(old, at + 1, StringComparison.Ordinal) < 0
+            ? string.Concat(text.AsSpan(0, at), replacement, text.AsSpan(at + old.Length))
+            : throw new InvalidOperationException($"the config template no longer holds exactly one '{old.Trim()}'");
+    }
+
     public const string Text = """
         // Oubliette configuration (JSON with comments; trailing commas allowed).
         // This file holds secrets (API keys, GitHub tokens): keep it mode 0600.

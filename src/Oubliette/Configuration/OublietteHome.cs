@@ -19,8 +19,11 @@ public sealed record OublietteHome(string Root)
     public string ProjectsDirectory => Path.Combine(DataDirectory, "projects");
     public string DefaultGatewaySocket => Path.Combine(RunDirectory, "gateway", "gateway.sock");
 
-    /// <summary>Resolves the home as SPEC §2 orders it: --dir, OUBLIETTE_HOME, ./.oubliette, ~/.oubliette.</summary>
-    public static OublietteHome Resolve(string? dirOption, Func<string, string?> environment, string currentDirectory, string userHome)
+    /// <summary>
+    /// Resolves the home as SPEC §2 orders it: <c>--dir</c>, <c>OUBLIETTE_HOME</c>, <c>./.oubliette</c> (when it exists), the
+    /// home recorded by <c>./run.sh</c> (<see cref="HomeRecord"/>, when there is one), <c>~/.oubliette</c>.
+    /// </summary>
+    public static OublietteHome Resolve(string? dirOption, Func<string, string?> environment, string currentDirectory, string userHome, string? recordedHome = null)
     {
         if (!string.IsNullOrWhiteSpace(dirOption))
         {
@@ -34,8 +37,13 @@ public sealed record OublietteHome(string Root)
         }
 
         var local = Path.Combine(currentDirectory, ".oubliette");
-        return Directory.Exists(local)
-            ? new OublietteHome(local)
+        if (Directory.Exists(local))
+        {
+            return new OublietteHome(local);
+        }
+
+        return !string.IsNullOrWhiteSpace(recordedHome)
+            ? new OublietteHome(recordedHome)
             : new OublietteHome(Path.Combine(userHome, ".oubliette"));
     }
 

@@ -243,7 +243,11 @@ public sealed class OublietteServer : IAsyncDisposable
 
     private static void MapEndpoints(WebApplication app)
     {
-        app.MapGet("/health", () => Results.Text("""{"status":"ok"}""", "application/json"));
+        // The version lets an operator confirm an upgrade from outside (SPEC §3; issue 15).
+        // Relaxed escaping keeps the version's '+' readable to curl; the value is our own build string, never input.
+        var healthJson = new HostingJsonContext(new System.Text.Json.JsonSerializerOptions(HostingJsonContext.Default.Options) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        var health = System.Text.Json.JsonSerializer.Serialize(new HealthBody("ok", BuildVersion.Current), healthJson.HealthBody);
+        app.MapGet("/health", () => Results.Text(health, "application/json"));
         app.MapGet("/ready", async (ReadinessService readiness, CancellationToken cancellationToken) =>
         {
             var report = await readiness.GetAsync(cancellationToken);

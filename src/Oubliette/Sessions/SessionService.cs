@@ -105,7 +105,7 @@ public sealed partial class SessionService
         }
 
         var model = askedModel ?? _models.ModelFor(project, null)
-            ?? throw new InvalidArgumentException("no model is configured: set models.models and defaults.agent.model (or models.defaults.session_model), or pass model");
+            ?? throw new InvalidArgumentException("no model is configured: in config/oubliette.jsonc add a provider credential (credentials.providers.credentials.<name>: {provider, api_key}), a model alias (models.models.<alias>: {model, provider: <name>}) and defaults.agent.model: <alias> (or models.defaults.session_model), then restart the server; or pass model");
         var autonomy = askedAutonomy ?? ConfigParser.RequireLevel("autonomy", project.Autonomy);
         var reasoning = askedReasoning ?? ConfigParser.RequireLevel("reasoning", project.Reasoning);
 

@@ -48,6 +48,26 @@ public sealed class ArgumentErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Spawn_without_any_model_configured_names_the_config_keys_to_set_and_leaves_no_session()
+    {
+        await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);
+        var created = await client.CallAsync("project", new { action = "create", name = "no-model" });
+        var projectId = created.Json.GetProperty("project").GetProperty("id").GetString();
+
+        var outcome = await client.CallAsync("session", new { action = "spawn", project_id = projectId, prompt = "hello" });
+
+        Assert.False(created.IsError, created.Text);
+        Assert.True(outcome.IsError);
+        foreach (var key in new[] { "credentials.providers.credentials.<name>", "models.models.<alias>", "defaults.agent.model", "config/oubliette.jsonc" })
+        {
+            Assert.Contains(key, outcome.Text, StringComparison.Ordinal);
+        }
+
+        var sessions = await client.CallAsync("session", new { action = "list", project_id = projectId });
+        Assert.Equal(0, sessions.Json.GetProperty("sessions").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Well_typed_arguments_still_pass_the_check()
     {
         await using var client = await McpTestClient.ConnectAsync(_server.McpEndpoint, _home.AdminSecret);

@@ -244,7 +244,8 @@ public sealed class McpServerTests : IAsyncLifetime
         var health = await http.GetStringAsync("/health");
         var ready = await http.GetAsync("/ready");
 
-        Assert.Equal("""{"status":"ok"}""", health);
+        Assert.Equal($$"""{"status":"ok","version":"{{Oubliette.Operations.BuildVersion.Current}}"}""", health);
+        Assert.Matches(@"^\d+\.\d+\.\d+(\+[0-9a-f]{7,40})?$", Oubliette.Operations.BuildVersion.Current);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
         Assert.Equal("""{"status":"ready","checks":{"auth_db":"ok","schedules_db":"ok","data_dir":"ok","container_runtime":"ok"}}""", await ready.Content.ReadAsStringAsync());
     }

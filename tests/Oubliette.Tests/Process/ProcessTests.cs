@@ -134,9 +134,37 @@ public sealed class ProcessTests : IDisposable
         Assert.False(Directory.Exists($"/proc/{pid}"));
         Assert.Equal(1, statusAfter.ExitCode);
         Assert.Contains("not running", statusAfter.Output, StringComparison.Ordinal);
-        Assert.Equal(1, stopAgain.ExitCode);
+        Assert.Equal(0, stopAgain.ExitCode);
+        Assert.Contains("nothing to stop", stopAgain.Output, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(_root, "data", "logs", "daemon.out")));
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(_root, "data", "logs"), "oubliette-*.log"));
+    }
+
+    [Fact]
+    public async Task Commands_without_dir_find_the_recorded_home_and_show_the_running_version()
+    {
+        await InitOnFreePortAsync();
+        var record = Path.Combine(_root, "home-record");
+        await File.WriteAllTextAsync(record, _root + "\n");
+        var environment = new Dictionary<string, string> { ["OUBLIETTE_HOME_RECORD"] = record };
+        var version = Oubliette.Operations.BuildVersion.Current;
+
+        var started = await RunAsync("--daemon");
+        var status = await OublietteProcess.RunAsync(["status"], environment: environment);
+        var tokens = await OublietteProcess.RunAsync(["token", "list"], environment: environment);
+        var versionBesideDir = await RunAsync("--version");
+        var stopped = await OublietteProcess.RunAsync(["stop"], environment: environment);
+        var log = string.Join("", Directory.GetFiles(Path.Combine(_root, "data", "logs"), "oubliette-*.log").Select(File.ReadAllText));
+
+        Assert.True(started.ExitCode == 0, started.Error);
+        Assert.True(status.ExitCode == 0, status.Output + status.Error);
+        Assert.Contains($"version: {version}", status.Output, StringComparison.Ordinal);
+        Assert.Contains($"home:    {_root}", status.Output, StringComparison.Ordinal);
+        Assert.Contains("admin", tokens.Output, StringComparison.Ordinal);
+        Assert.Equal((0, version), (versionBesideDir.ExitCode, versionBesideDir.Output.Trim()));
+        Assert.Equal(0, stopped.ExitCode);
+        Assert.Contains("oubliette stopped", stopped.Output, StringComparison.Ordinal);
+        Assert.Matches($@"oubliette {System.Text.RegularExpressions.Regex.Escape(version)} started: home {System.Text.RegularExpressions.Regex.Escape(_root)}, listening on http://127\.0\.0\.1:\d+", log);
     }
 
     [Fact]

@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Net;
+using Oubliette.Configuration;
+using Oubliette.Errors;
+using Oubliette.Operations;
+
+namespace Oubliette.Cli;
+
+/// <summary>
+/// <c>oubliette mcp --setup &lt;client&gt; [--scope S] [--config PATH] [--name N] [--user]</c>: mints a token for one MCP
+/// client and merges the server entry <c>oubliette</c> into that client's config file (SPEC §1). Re-running replaces
+/// the client's token: the tokens named like the new one are revoked once the file holds the new secret. The server
+/// checks tokens against auth.db on every request, so a running server accepts the new token at once.
+/// </summary>
+public sealed class McpSetupCommand
+{
+    /// <summary>The server's name in every client's config.</summary>
+    public const string ServerName = "oubliette";
+
+    private readonly CliContext _context;
+    private readonly Option<string> _setup = new("--setup") { Description = "The client to configure.", Required = true };
+    private readonly Option<string> _scope = new("--scope") { Description = "Token scope: admin | admin:ro | project:<uuid> | project:<uuid>:ro (default admin).", DefaultValueFactory = _ => "admin" };
+    private readonly Option<string?> _config = new("--config") { Description = "The client config file to write (default: the client's own, see --user)." };
+    private readonly Option<string?> _name = new("--name") { Description = "Token name (default mcp-<client>); re-running with the same name revokes the previous token." };
+    private readonly Option<bool> _user = new("--user") { Description = "claude-code: ~/.claude.json instead of ./.mcp.json; opencode: ~/.config/opencode/opencode.json instead of ./opencode.json; vscode: the user profile's mcp.json instead of ./.vscode/mcp.json." };
+
+    public McpSetupCommand(CliContext context)
+    {
+        _context = context;
+        _setup.AcceptOnlyFromAmong([.. McpClientProfile.Names]);
+        Command = new Command("mcp", "Connect an MCP client: write its config with a dedicated token.");
+        Command.Options.Add(_setup);
+        Command.Options.Add(_scope);
+        Command.Options.Add(_config);
+        Command.Options.Add(_name);
+        Command.Options.Add(_user);
+        Command.SetAction(RunAsync);
+    }
+
+    public Command Command { get; }
+
+    private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var profile = McpClientProfile.Find(parseResult.GetValue(_setup))
+            ?? throw new InvalidArgumentException($"--setup must be one of {string.Join(", ", McpClientProfile.Names)}");
+        var home = _context.RequireHome(parseResult);
+        var url = new Uri(ServerUrl(home), "/mcp");
+        var tokenName = parseResult.GetValue(_name) ?? $"mcp-{profile.Name}";
+        var paths = McpClientPaths.From(_context);
+        var path = parseResult.GetValue(_config) is { Length: > 0 } given
+            ? Path.GetFullPath(given, _context.CurrentDirectory)
+            : parseResult.GetValue(_user) ? profile.UserPath(paths) : profile.ProjectPath(paths);
+
+        // Everything that can refuse runs before the token exists: a bad file or scope changes nothing.
+        var root = McpClientConfigFile.Load(path, profile);
+        var tokens = await _context.OpenTokensAsync(home, cancellationToken);
+        var previous = (await tokens.ListAsync(cancellationToken)).Where(token => token.Name == tokenName).ToList();
+        var created = await tokens.CreateAsync(tokenName, parseResult.GetValue(_scope), expires: null, actorTokenId: "cli", cancellationToken);
+        McpClientConfigFile.SetServer(root, profile, ServerName, profile.Entry(url, created.Secret));
+        try
+        {
+            await McpClientConfigFile.WriteAsync(path, root, cancellationToken);
+        }
+        catch
+        {
+            // The file still holds the old token: the new one must not outlive the failed setup.
+            await tokens.RevokeAsync(created.Token.Id, "cli", CancellationToken.None);
+            throw;
+        }
+
+        foreach (var old in previous)
+        {
+            await tokens.RevokeAsync(old.Id, "cli", cancellationToken);
+        }
+
+        var replaced = previous.Count == 0 ? "" : $"\n  revoked: {string.Join(", ", previous.Select(token => token.Id))} (the previous {tokenName} token)";
+        await _context.Out.WriteLineAsync($"""
+            Configured {profile.Name}: server '{ServerName}' in {path} (mode 0600)
+              url:     {url}
+              token:   {created.Token.Id} (name {tokenName}, scope {created.Token.Scope}; the secret is only in that file){replaced}
+            The server checks tokens on every request: no restart is needed.
+            Next: {profile.NextStep(path)}
+            """);
+        return CliApp.Success;
+    }
+
+    /// <summary>
+    /// The running server's own address when it runs (the real port, also for port 0), else <c>server.address</c> from
+    /// the config, with a wildcard host replaced by loopback (a client connects to an address, not to "any").
+    /// </summary>
+    private static Uri ServerUrl(OublietteHome home)
+    {
+        var runFiles = new RunFiles(home);
+        if (runFiles.LivePid() is not null && runFiles.ReadAddress() is { } running)
+        {
+            return running;
+        }
+
+        var server = ConfigParser.Load(home.ConfigFile).Server;
+        if (server.Port == 0)
+        {
+            throw new ConflictException($"server.address in {home.ConfigFile} has port 0 (a free port chosen at start) and no server is running: start it ('oubliette --daemon') and run this again");
+        }
+
+        var host = server.Host;
+        if (IPAddress.TryParse(host, out var ip))
+        {
+            host = ip.Equals(IPAddress.Any) ? "127.0.0.1"
+                : ip.Equals(IPAddress.IPv6Any) ? "[::1]"
+                : ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]"
+                : host;
+        }
+
+        return new Uri($"http://{host}:{server.Port}");
+    }
+}
