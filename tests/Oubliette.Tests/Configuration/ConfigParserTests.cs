@@ -171,6 +171,7 @@ public sealed class ConfigParserTests
     [InlineData("""{ "defaults": { "limits": { "max_agents_per_session": 0 } } }""", "defaults.limits.max_agents_per_session")]
     [InlineData("""{ "defaults": { "limits": { "max_cost_usd": -1 } } }""", "defaults.limits.max_cost_usd")]
     [InlineData("""{ "defaults": { "limits": { "max_active_sessions_per_project": 0 } } }""", "defaults.limits.max_active_sessions_per_project")]
+    [InlineData("""{ "defaults": { "limits": { "session_idle_timeout_minutes": 10081 } } }""", "defaults.limits.session_idle_timeout_minutes")]
     [InlineData("""{ "defaults": { "container": { "cpus": 0 } } }""", "defaults.container.cpus")]
     [InlineData("""{ "defaults": { "rate_limit": { "requests_per_second": 0 } } }""", "defaults.rate_limit.requests_per_second")]
     [InlineData("""{ "defaults": { "cleanup": { "interval_minutes": 0 } } }""", "defaults.cleanup.interval_minutes")]
