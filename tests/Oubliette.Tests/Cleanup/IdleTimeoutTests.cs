@@ -141,6 +141,23 @@ public sealed class IdleTimeoutTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_session_of_a_deleted_project_times_out_without_bringing_the_projects_folder_back()
+    {
+        var project = await _h.CreateProjectAsync();
+        var session = await _h.IdleSessionAsync(project);
+        await _h.SavedAsync(project, session, SessionStatus.Idle);
+        await _h.Projects.DeleteAsync(project, true, SessionHarness.Admin, CancellationToken.None);
+        Assert.False(Directory.Exists(_h.Paths.Directory(project)));
+
+        _h.Time.Advance(Timeout);
+        Assert.Equal(1, _h.Sessions.TimeOutIdle());
+
+        // A save would have made the folder before TimeOutIdle returned (its first step is synchronous).
+        Assert.False(Directory.Exists(_h.Paths.Directory(project)));
+        Assert.Equal(SessionStatus.TimedOut, _h.Sessions.Get(session).Status);
+    }
+
+    [Fact]
     public async Task Wait_returns_when_an_idle_session_times_out()
     {
         var project = await _h.CreateProjectAsync();

@@ -87,6 +87,17 @@ internal sealed class SessionHarness : IAsyncDisposable
     public void FinishTurn(Guid project, string session) =>
         Hub.Publish(project, new AgentEvent(Sessions.Get(session).AgentSessionId, AgentEventKind.Idle));
 
+    /// <summary>Waits until the session's file (written in the background after a turn) records <paramref name="status"/>.</summary>
+    public async Task SavedAsync(Guid project, string session, string status)
+    {
+        var file = Path.Combine(Paths.SessionsDirectory(project), session + ".json");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!File.Exists(file) || !(await File.ReadAllTextAsync(file, timeout.Token)).Contains($"\"status\": \"{status}\"", StringComparison.Ordinal))
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
     public double ActiveGauge(Guid project) => Metrics.ActiveSessions.WithLabels(project.ToString("D")).Value;
 
     public async ValueTask DisposeAsync()

@@ -175,6 +175,7 @@ public sealed class ConfigParserTests
     [InlineData("""{ "defaults": { "container": { "cpus": 0 } } }""", "defaults.container.cpus")]
     [InlineData("""{ "defaults": { "rate_limit": { "requests_per_second": 0 } } }""", "defaults.rate_limit.requests_per_second")]
     [InlineData("""{ "defaults": { "cleanup": { "interval_minutes": 0 } } }""", "defaults.cleanup.interval_minutes")]
+    [InlineData("""{ "defaults": { "cleanup": { "retention_minutes": 0 } } }""", "defaults.cleanup.retention_minutes")]
     [InlineData("""{ "defaults": { "backup": { "retention": 0 } } }""", "defaults.backup.retention")]
     [InlineData("""{ "server": { "max_request_body_bytes": 10 } }""", "server.max_request_body_bytes")]
     [InlineData("""{ "server": { "max_prompt_bytes": 0 } }""", "server.max_prompt_bytes")]
