@@ -248,7 +248,7 @@ public static partial class ConfigParser
         defaults.RejectUnknownKeys("limits", "agent", "container", "backup", "cleanup", "rate_limit");
 
         var limits = defaults.Section("limits");
-        limits.RejectUnknownKeys("max_recursion_depth", "max_agents_per_session", "max_cost_usd", "max_active_sessions_per_project");
+        limits.RejectUnknownKeys("max_recursion_depth", "max_agents_per_session", "max_cost_usd", "max_active_sessions_per_project", "session_idle_timeout_minutes");
         var agent = defaults.Section("agent");
         agent.RejectUnknownKeys("model", "autonomy", "reasoning");
         var container = defaults.Section("container");
@@ -282,7 +282,8 @@ public static partial class ConfigParser
                 limits.Int("max_recursion_depth", 3, 0, 32),
                 limits.Int("max_agents_per_session", 50, 1, 10_000),
                 limits.Double("max_cost_usd", 10, 0, 1_000_000),
-                limits.Int("max_active_sessions_per_project", 10, 1, 1_000)),
+                limits.Int("max_active_sessions_per_project", 10, 1, 1_000),
+                limits.Int("session_idle_timeout_minutes", 30, 1, 7 * 24 * 60)),
             Agent = new AgentConfig(
                 agent.OptionalString("model"),
                 agent.OneOf("autonomy", "off", [.. Levels]),

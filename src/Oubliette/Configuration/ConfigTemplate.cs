@@ -107,6 +107,7 @@ public static class ConfigTemplate
               "max_agents_per_session": 50,
               "max_cost_usd": 10,
               "max_active_sessions_per_project": 10,
+              "session_idle_timeout_minutes": 30,  // an idle session becomes timed_out (frees its slot; message it to resume)
             },
             "agent": {
               // "model": "sonnet",       // an alias from models.models
@@ -125,6 +126,8 @@ public static class ConfigTemplate
               "retention": 7,
               "interval_hours": 24,
             },
+            // Removes ended and timed-out sessions, expired tokens, leftover server temp files, stopped containers of
+            // deleted projects (after retention_minutes) and old logs (logging.retention_days); never workspace files.
             "cleanup": {
               "interval_minutes": 5,
               "retention_minutes": 60,

@@ -207,6 +207,7 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<IScheduleRunStore>(provider => provider.GetRequiredService<ScheduleStore>());
         services.AddSingleton<ScheduleService>();
         ScheduleRunnerRegistration.Add(services);
+        Cleanup.CleanupRegistration.Add(services);
     }
 
     private static void AddHttpSecurity(IServiceCollection services, OublietteHome home, RateLimitConfig rateLimit)

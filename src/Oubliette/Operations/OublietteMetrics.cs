@@ -36,6 +36,8 @@ public sealed class OublietteMetrics
             new CounterConfiguration { LabelNames = ["result"] });
         ScheduleLag = factory.CreateHistogram("oubliette_schedule_lag_seconds", "How late a scheduled run started after its due time.",
             new HistogramConfiguration { Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        CleanupRemoved = factory.CreateCounter("oubliette_cleanup_removed_total", "Items removed by the cleanup pass, by kind.",
+            new CounterConfiguration { LabelNames = ["kind"] });
         DotNetStats.Register(registry);
     }
 
@@ -50,4 +52,5 @@ public sealed class OublietteMetrics
     public Counter LlmCost { get; }
     public Counter ScheduleRuns { get; }
     public Histogram ScheduleLag { get; }
+    public Counter CleanupRemoved { get; }
 }

@@ -225,6 +225,16 @@ public sealed partial class SessionService
         var prompt = RequirePrompt(message, "message");
         var session = Require(sessionId);
         var project = await _projects.RequireAsync(session.Metadata.ProjectId, cancellationToken);
+        if (session.Metadata.Status == SessionStatus.TimedOut)
+        {
+            await ResumeTimedOutAsync(project, session, prompt, () =>
+            {
+                Subscribe(session, subscriber);
+                BindCaller(session, caller);
+            }, cancellationToken);
+            return Result(session, resumed: true);
+        }
+
         Subscribe(session, subscriber);
         BindCaller(session, caller);
         await StartTurnAsync(project, session, prompt, cancellationToken);
@@ -512,7 +522,7 @@ public sealed partial class SessionService
         return session.Metadata;
     }
 
-    /// <summary>Forgets ended sessions older than the cut-off; returns their ids.</summary>
+    /// <summary>Forgets ended and timed-out session trees older than the cut-off (see <see cref="RemoveEnded"/>); returns their ids.</summary>
     public IReadOnlyList<string> Cleanup(Guid? projectId, double? maxAgeHours)
     {
         var hours = maxAgeHours ?? 24;
@@ -521,21 +531,7 @@ public sealed partial class SessionService
             throw new InvalidArgumentException($"max_age_hours {hours} is out of range (0..87600)");
         }
 
-        var cutoff = _time.GetUtcNow() - TimeSpan.FromHours(hours);
-        var removed = new List<string>();
-        foreach (var session in _sessions.Values)
-        {
-            var metadata = session.Metadata;
-            if ((projectId is null || metadata.ProjectId == projectId) && metadata.Ended && metadata.UpdatedAt <= cutoff
-                && _sessions.TryRemove(metadata.SessionId, out _))
-            {
-                _byAgentSession.TryRemove((metadata.ProjectId, metadata.AgentSessionId), out _);
-                _store.Delete(metadata.ProjectId, metadata.SessionId);
-                removed.Add(metadata.SessionId);
-            }
-        }
-
-        return removed;
+        return RemoveEnded(_time.GetUtcNow() - TimeSpan.FromHours(hours), projectId);
     }
 
     /// <summary>At start-up: loads every session; returns the hosts (containers) with live sessions, whose agents to reattach.</summary>
@@ -702,8 +698,10 @@ public sealed partial class SessionService
         .OrderByDescending(session => session.Metadata.UpdatedAt)
         .FirstOrDefault();
 
+    // Running and idle sessions (and one being spawned, created for the moment before its first turn); never timed_out.
     private int ActiveCount(Guid projectId) =>
-        _sessions.Values.Count(session => session.Metadata is { Ended: false } metadata && metadata.ProjectId == projectId && !SessionStatus.IsFinal(metadata.Status));
+        _sessions.Values.Count(session => session.Metadata is { Ended: false, Status: SessionStatus.Running or SessionStatus.Idle or SessionStatus.Created } metadata
+            && metadata.ProjectId == projectId);
 
     private LiveSession Require(string? sessionId)
     {
