@@ -4,7 +4,10 @@ using Oubliette.Storage;
 
 namespace Oubliette.Auth;
 
-/// <summary>Tokens in <c>data/auth.db</c>. Secrets are stored only as SHA-256 hashes.</summary>
+/// <summary>
+/// Tokens in <c>data/auth.db</c>. Secrets are stored only as SHA-256 hashes. Every write ends with a WAL checkpoint, so
+/// the main file alone holds every acknowledged change (the runbook backs it up with a plain <c>cp</c>).
+/// </summary>
 public sealed class TokenStore(SqliteDatabase database) : IDisposable
 {
     private const int MaxCachedTokens = 1024;
@@ -18,7 +21,15 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
     private long _checkedSince = long.MinValue;
     private bool _disposed;
 
-    private const string Schema = """
+    /// <summary>
+    /// The schema, one step per version (<c>PRAGMA user_version</c>), applied by <see cref="SqliteDatabase.MigrateAsync"/>:
+    /// append steps, never edit one that has shipped. Step 1 is written so that a file made before versions were kept
+    /// (version 0, table already there) passes through it unchanged.
+    /// </summary>
+    internal static readonly IReadOnlyList<string> Migrations =
+    [
+        // 1: tokens.
+        """
         CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
@@ -28,13 +39,15 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
             last_used_at TEXT NULL,
             expires_at TEXT NULL
         );
-        """;
+        """,
+    ];
 
     private const string Columns = "id, name, scope, created_at, last_used_at, expires_at";
 
     public SqliteDatabase Database => database;
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => database.InitializeAsync(Schema, cancellationToken);
+    /// <summary>Creates the file (0600) when missing and brings its schema up to date; refuses a file from a newer release.</summary>
+    public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(Migrations, cancellationToken);
 
     public async Task InsertAsync(TokenRecord token, byte[] secretHash, CancellationToken cancellationToken)
     {
@@ -51,6 +64,7 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         command.Parameters.AddWithValue("$created", Format(token.CreatedAt));
         command.Parameters.AddWithValue("$expires", (object?)FormatOrNull(token.ExpiresAt) ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     /// <summary>
@@ -165,8 +179,14 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         command.CommandText = $"DELETE FROM tokens WHERE id = $id OR secret_sha256 = $hash RETURNING {Columns};";
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$hash", (object?)secretHash ?? DBNull.Value);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+        TokenRecord? deleted;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            deleted = await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+        }
+
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+        return deleted;
     }
 
     public async Task<int> DeleteExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
@@ -175,7 +195,9 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $now;";
         command.Parameters.AddWithValue("$now", Format(now));
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        var deleted = await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+        return deleted;
     }
 
     /// <summary>Writes many last-used times in one transaction (the batched flush).</summary>
@@ -201,6 +223,7 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         }
 
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     private static TokenRecord Read(SqliteDataReader reader) => new(

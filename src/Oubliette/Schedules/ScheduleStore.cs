@@ -8,7 +8,8 @@ namespace Oubliette.Schedules;
 /// <summary>
 /// Schedules, their targets (with the pinned session of each) and their executions in <c>data/schedules.db</c>: SQLite
 /// in WAL mode with a busy timeout, foreign keys enforced on every connection, the file created 0600. Times are stored as
-/// fixed-width UTC ISO-8601 text (as in <c>auth.db</c>), so text order is time order. Every method is one transaction.
+/// fixed-width UTC ISO-8601 text (as in <c>auth.db</c>), so text order is time order. Every method is one transaction, and
+/// every write ends with a WAL checkpoint (the main file alone holds every acknowledged change, for a plain <c>cp</c>).
 /// </summary>
 public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : IScheduleRunStore
 {
@@ -110,6 +111,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
 
         await InsertTargetsAsync(connection, transaction, schedule.Id, schedule.Targets, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     /// <summary>
@@ -165,6 +167,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         await InsertTargetsAsync(connection, transaction, scheduleId, targets, cancellationToken);
         var stored = (await ReadSchedulesAsync(connection, transaction, "WHERE s.id = $id", [("$id", scheduleId)], cancellationToken)).Single();
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         return stored;
     }
 
@@ -182,6 +185,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         }
 
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         return current;
     }
 
@@ -251,6 +255,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$next", Nullable(FormatOrNull(nextDue)));
         var claimed = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         return claimed;
     }
 
@@ -270,6 +275,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$trigger", execution.Trigger);
         command.Parameters.AddWithValue("$due", Format(execution.DueAt));
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     public async Task UpdateExecutionAsync(ScheduleExecution execution, CancellationToken cancellationToken)
@@ -282,6 +288,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
             """);
         BindExecution(command, execution);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     public async Task<IReadOnlyList<ScheduleExecution>> RunningExecutionsAsync(CancellationToken cancellationToken)
@@ -316,6 +323,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$workspace", Nullable(workspaceId?.ToString("D")));
         command.Parameters.AddWithValue("$session", sessionId);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     public async Task DisableAsync(string scheduleId, string reason, CancellationToken cancellationToken)
@@ -327,6 +335,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$reason", reason);
         command.Parameters.AddWithValue("$now", Format(time.GetUtcNow()));
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     /// <summary>
@@ -344,6 +353,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$schedule", scheduleId);
         command.Parameters.AddWithValue("$keep", Math.Max(0, keep));
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
