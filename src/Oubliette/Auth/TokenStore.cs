@@ -226,6 +226,38 @@ public sealed class TokenStore(SqliteDatabase database) : IDisposable
         await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
+    /// <summary>
+    /// Restore: copies the project's tokens (scopes <c>project:&lt;id&gt;</c> and <c>project:&lt;id&gt;:ro</c>) from
+    /// <paramref name="archivedDatabase"/> (an auth.db at this release's schema version) into this one, in one transaction.
+    /// A token whose id or secret is already here is kept as it is. Returns the ids of the tokens copied.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> MergeProjectTokensAsync(string archivedDatabase, Guid projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteDatabase.OpenAttachedAsync(database.Path, archivedDatabase, foreignKeys: false, cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT OR IGNORE INTO main.tokens (id, name, scope, secret_sha256, created_at, last_used_at, expires_at)
+            SELECT id, name, scope, secret_sha256, created_at, last_used_at, expires_at FROM archived.tokens
+            WHERE scope IN ($scope, $scope || ':ro')
+            RETURNING id;
+            """;
+        command.Parameters.AddWithValue("$scope", TokenScope.Project(projectId).ToString());
+        var merged = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                merged.Add(reader.GetString(0));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+        return merged;
+    }
+
     private static TokenRecord Read(SqliteDataReader reader) => new(
         reader.GetString(0),
         reader.GetString(1),

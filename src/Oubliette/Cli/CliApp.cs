@@ -88,6 +88,7 @@ public static class CliApp
         var image = new Command("image", "Agent images.");
         image.Subcommands.Add(new ImageBuildCommand(context).Command);
         root.Subcommands.Add(image);
+        root.Subcommands.Add(new BackupCommand(context).Command);
         return root;
     }
 }

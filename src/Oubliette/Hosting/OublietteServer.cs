@@ -200,6 +200,7 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<IScheduleRunStore>(provider => provider.GetRequiredService<ScheduleStore>());
         services.AddSingleton<ScheduleService>();
         ScheduleRunnerRegistration.Add(services);
+        services.AddHostedService<Operations.Backups.BackupService>();
     }
 
     private static void AddHttpSecurity(IServiceCollection services, OublietteHome home, RateLimitConfig rateLimit)

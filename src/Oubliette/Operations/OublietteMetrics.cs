@@ -36,6 +36,10 @@ public sealed class OublietteMetrics
             new CounterConfiguration { LabelNames = ["result"] });
         ScheduleLag = factory.CreateHistogram("oubliette_schedule_lag_seconds", "How late a scheduled run started after its due time.",
             new HistogramConfiguration { Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        BackupRuns = factory.CreateCounter("oubliette_backup_runs_total", "Periodic backup runs by result (success, failure).",
+            new CounterConfiguration { LabelNames = ["result"] });
+        BackupLastSuccess = factory.CreateGauge("oubliette_backup_last_success_timestamp_seconds", "Unix time of the last successful periodic backup run.");
+        BackupLastSize = factory.CreateGauge("oubliette_backup_last_size_bytes", "Total size of the archives the last successful periodic backup run wrote.");
         DotNetStats.Register(registry);
     }
 
@@ -50,4 +54,7 @@ public sealed class OublietteMetrics
     public Counter LlmCost { get; }
     public Counter ScheduleRuns { get; }
     public Histogram ScheduleLag { get; }
+    public Counter BackupRuns { get; }
+    public Gauge BackupLastSuccess { get; }
+    public Gauge BackupLastSize { get; }
 }

@@ -356,6 +356,50 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
+    /// <summary>
+    /// Restore: copies the schedules with a target in the project (all their targets, pins and executions) from
+    /// <paramref name="archivedDatabase"/> (a schedules.db at this release's schema version) into this one, in one
+    /// transaction. A schedule whose id or name is already here is kept as it is and counted in <c>Kept</c>.
+    /// </summary>
+    public async Task<(int Restored, int Kept)> MergeProjectSchedulesAsync(string archivedDatabase, Guid projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteDatabase.OpenAttachedAsync(database.Path, archivedDatabase, foreignKeys: true, cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = Command(connection, transaction, $"""
+            CREATE TEMP TABLE wanted AS SELECT s.id, s.name FROM archived.schedules s
+                WHERE EXISTS (SELECT 1 FROM archived.schedule_targets t WHERE t.schedule_id = s.id AND t.project_id = $project);
+            CREATE TEMP TABLE restored AS SELECT w.id FROM wanted w
+                WHERE NOT EXISTS (SELECT 1 FROM main.schedules m WHERE m.id = w.id OR m.name = w.name COLLATE NOCASE);
+            INSERT INTO main.schedules SELECT * FROM archived.schedules WHERE id IN (SELECT id FROM restored);
+            INSERT INTO main.schedule_targets SELECT * FROM archived.schedule_targets WHERE schedule_id IN (SELECT id FROM restored);
+            INSERT OR IGNORE INTO main.schedule_executions ({ExecutionColumns})
+                SELECT {ExecutionColumns} FROM archived.schedule_executions WHERE schedule_id IN (SELECT id FROM restored) ORDER BY seq;
+            """))
+        {
+            command.Parameters.AddWithValue("$project", projectId.ToString("D"));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        int wanted;
+        int restored;
+        await using (var count = Command(connection, transaction, "SELECT (SELECT count(*) FROM wanted), (SELECT count(*) FROM restored);"))
+        await using (var reader = await count.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            wanted = reader.GetInt32(0);
+            restored = reader.GetInt32(1);
+        }
+
+        await using (var drop = Command(connection, transaction, "DROP TABLE temp.wanted; DROP TABLE temp.restored;"))
+        {
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+        return (restored, wanted - restored);
+    }
+
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
         var command = connection.CreateCommand();

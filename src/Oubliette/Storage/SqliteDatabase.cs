@@ -108,6 +108,36 @@ public sealed class SqliteDatabase
         return await reader.ReadAsync(cancellationToken) && (reader.GetInt64(0) == 0 || reader.GetInt64(1) == reader.GetInt64(2));
     }
 
+    /// <summary>
+    /// A connection of its own (not pooled, so the attachment ends with it) on <paramref name="path"/>, with
+    /// <paramref name="attached"/> attached as schema <c>archived</c>: for copying rows out of a restored copy.
+    /// </summary>
+    public static async Task<SqliteConnection> OpenAttachedAsync(string path, string attached, bool foreignKeys, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = BusyTimeoutSeconds,
+            ForeignKeys = foreignKeys,
+        }.ToString());
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "ATTACH DATABASE $file AS archived;";
+            command.Parameters.AddWithValue("$file", System.IO.Path.GetFullPath(attached));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>The schema version of the file (<c>PRAGMA user_version</c>), read without changing anything.</summary>
     public async Task<int> ReadVersionAsync(CancellationToken cancellationToken)
     {
