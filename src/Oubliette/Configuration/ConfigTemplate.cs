@@ -72,10 +72,10 @@ public static class ConfigTemplate
               "network": "none",          // none keeps agents off the network: they reach models through the gateway
             },
             "backup": {
-              "enabled": false,
-              "directory": "data/backups",
-              "retention": 7,
-              "interval_hours": 24,
+              "enabled": false,           // periodic project archives (on demand: oubliette backup create)
+              "directory": "data/backups", // relative to the home; not inside data/projects/
+              "retention": 7,             // archives kept per project (1-10000)
+              "interval_hours": 24,       // the first one an interval after start (1-8760)
             },
             "cleanup": {
               "interval_minutes": 5,
