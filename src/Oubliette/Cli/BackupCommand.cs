@@ -104,17 +104,8 @@ public sealed class BackupCommand
     {
         var home = _context.RequireHome(parseResult);
         var archive = ResolveArchive(Directory(home), parseResult.GetValue(_verifyArchive));
-        BackupManifest manifest;
-        try
-        {
-            manifest = await BackupArchiveReader.ReadAsync(archive, null, cancellationToken);
-        }
-        catch (InvalidArgumentException exception)
-        {
-            // A corrupt archive is the answer to the question asked, not a usage error: exit 1.
-            await _context.Error.WriteLineAsync($"error: {exception.Message}");
-            return CliApp.Failure;
-        }
+        // A corrupt archive throws CorruptBackupException: exit 1 with its reason.
+        var manifest = await BackupArchiveReader.ReadAsync(archive, null, cancellationToken);
 
         await _context.Out.WriteLineAsync(
             $"ok: {archive} holds project {manifest.ProjectId:D} from {manifest.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC; "
@@ -127,16 +118,7 @@ public sealed class BackupCommand
         var home = _context.RequireHome(parseResult);
         var expected = ParseProject(parseResult.GetValue(_restoreProject));
         var archive = ResolveArchive(Directory(home), parseResult.GetValue(_restoreArchive));
-        RestoreReport report;
-        try
-        {
-            report = await new BackupRestorer(home, _context.Time).RestoreAsync(archive, expected, cancellationToken);
-        }
-        catch (InvalidArgumentException exception) when (exception.Message.StartsWith("backup archive", StringComparison.Ordinal))
-        {
-            await _context.Error.WriteLineAsync($"error: {exception.Message}");
-            return CliApp.Failure;
-        }
+        var report = await new BackupRestorer(home, _context.Time).RestoreAsync(archive, expected, cancellationToken);
 
         await _context.Out.WriteLineAsync($"""
             restored project {report.ProjectId:D} ({report.ProjectName}) from the backup of {report.BackupCreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC

@@ -3,7 +3,6 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Oubliette.Errors;
 
 namespace Oubliette.Operations.Backups;
 
@@ -20,7 +19,7 @@ internal static class BackupArchiveReader
     private static readonly string[] DatabaseEntries = ["databases/auth.db", "databases/schedules.db"];
 
     /// <summary>The archive's manifest once every check has passed.</summary>
-    /// <exception cref="InvalidArgumentException">The archive is corrupt, truncated, altered or hostile; the message says which entry and why.</exception>
+    /// <exception cref="CorruptBackupException">The archive is corrupt, truncated, altered or hostile; the message says which entry and why.</exception>
     public static async Task<BackupManifest> ReadAsync(string archivePath, BackupExtractor? extractor, CancellationToken cancellationToken)
     {
         try
@@ -35,7 +34,7 @@ internal static class BackupArchiveReader
         }
     }
 
-    public static InvalidArgumentException Corrupt(string archivePath, string reason) =>
+    public static CorruptBackupException Corrupt(string archivePath, string reason) =>
         new($"backup archive {archivePath} is corrupt or not an Oubliette backup: {reason}; nothing was changed");
 
     private static async Task<BackupManifest> ReadCheckedAsync(string archivePath, BackupExtractor? extractor, CancellationToken cancellationToken)

@@ -18,7 +18,8 @@ public sealed record RestoreReport(Guid ProjectId, string ProjectName, DateTimeO
 /// </summary>
 public sealed class BackupRestorer(OublietteHome home, TimeProvider time)
 {
-    /// <exception cref="InvalidArgumentException">The archive is corrupt, or belongs to another project than <paramref name="expectedProject"/>.</exception>
+    /// <exception cref="CorruptBackupException">The archive is corrupt or hostile: nothing was changed.</exception>
+    /// <exception cref="InvalidArgumentException">The archive belongs to another project than <paramref name="expectedProject"/>.</exception>
     /// <exception cref="ConflictException">The server runs, or the project exists.</exception>
     public async Task<RestoreReport> RestoreAsync(string archivePath, Guid? expectedProject, CancellationToken cancellationToken)
     {

@@ -206,8 +206,8 @@ public sealed class BackupTests : IAsyncLifetime
         await WorkspaceFolders.DeleteAsync(ProjectDirectory, Token);
         await _tokens.DeleteAsync(token.Id, null, Token);
 
-        var verify = await Assert.ThrowsAsync<InvalidArgumentException>(() => BackupArchiveReader.ReadAsync(archive, null, Token));
-        var restore = await Assert.ThrowsAsync<InvalidArgumentException>(() => new BackupRestorer(Home, _time).RestoreAsync(archive, null, Token));
+        var verify = await Assert.ThrowsAsync<CorruptBackupException>(() => BackupArchiveReader.ReadAsync(archive, null, Token));
+        var restore = await Assert.ThrowsAsync<CorruptBackupException>(() => new BackupRestorer(Home, _time).RestoreAsync(archive, null, Token));
 
         Assert.Contains($"backup archive {archive} is corrupt or not an Oubliette backup", verify.Message, StringComparison.Ordinal);
         Assert.Contains("nothing was changed", restore.Message, StringComparison.Ordinal);
@@ -279,8 +279,8 @@ public sealed class BackupTests : IAsyncLifetime
         File.Delete(outside);
         await RewriteWithAsync(archive, hostile);
 
-        var verify = await Assert.ThrowsAsync<InvalidArgumentException>(() => BackupArchiveReader.ReadAsync(archive, null, Token));
-        var restore = await Assert.ThrowsAsync<InvalidArgumentException>(() => new BackupRestorer(Home, _time).RestoreAsync(archive, null, Token));
+        var verify = await Assert.ThrowsAsync<CorruptBackupException>(() => BackupArchiveReader.ReadAsync(archive, null, Token));
+        var restore = await Assert.ThrowsAsync<CorruptBackupException>(() => new BackupRestorer(Home, _time).RestoreAsync(archive, null, Token));
 
         Assert.Contains(reason, verify.Message, StringComparison.Ordinal);
         Assert.Contains(reason, restore.Message, StringComparison.Ordinal);
