@@ -93,4 +93,23 @@ public sealed class BackupCommandTests : IDisposable
         Assert.Contains("no backups in " + Path.Combine(_root, "data", "backups"), list.Output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_root, "data", "backups")));
     }
+
+    [Fact]
+    public async Task The_server_refuses_to_start_on_an_auth_database_from_a_newer_release_with_a_clear_error()
+    {
+        await InitOnFreePortAsync();
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(_root, "data", "auth.db")};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA user_version = 9;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var start = await RunAsync();
+
+        Assert.Equal(1, start.ExitCode);
+        Assert.Contains("auth.db has schema version 9, newer than the 1 this release knows", start.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(AddressFile));
+    }
 }
