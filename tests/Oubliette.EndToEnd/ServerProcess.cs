@@ -110,6 +110,25 @@ public sealed class ServerProcess : IAsyncDisposable
         (_process, Address, Admin) = await LaunchAsync(Home, _log);
     }
 
+    /// <summary>
+    /// Stops the process gracefully (SIGTERM, as <c>oubliette stop</c> does), runs <paramref name="whileStopped"/>, and
+    /// starts the executable again on the same home; <see cref="Admin"/> is a new client.
+    /// </summary>
+    public async Task StopAndStartAsync(Func<Task> whileStopped)
+    {
+        await Admin.DisposeAsync();
+        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(_process.ExitCode == 0, $"the server exited with {_process.ExitCode}:\n{LogTail()}");
+        _process.Dispose();
+        await whileStopped();
+        (_process, Address, Admin) = await LaunchAsync(Home, _log);
+    }
+
     public async Task<McpClient> ConnectAsync(string secret) => await McpTestClient.ConnectAsync(new Uri(Address, "/mcp"), secret);
 
     public async Task<Guid> CreateProjectAsync(string name)

@@ -4,7 +4,10 @@ using Oubliette.Storage;
 
 namespace Oubliette.Auth;
 
-/// <summary>Tokens in <c>data/auth.db</c>. Secrets are stored only as SHA-256 hashes.</summary>
+/// <summary>
+/// Tokens in <c>data/auth.db</c>. Secrets are stored only as SHA-256 hashes. Every write ends with a WAL checkpoint, so
+/// the main file alone holds every acknowledged change (the runbook backs it up with a plain <c>cp</c>).
+/// </summary>
 /// <remarks><paramref name="time"/> measures <see cref="MaxStaleness"/> (its monotonic timestamp); the system clock when null.</remarks>
 public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = null) : IDisposable
 {
@@ -25,7 +28,15 @@ public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = nul
     private long _checkedAt = long.MinValue;
     private bool _disposed;
 
-    private const string Schema = """
+    /// <summary>
+    /// The schema, one step per version (<c>PRAGMA user_version</c>), applied by <see cref="SqliteDatabase.MigrateAsync"/>:
+    /// append steps, never edit one that has shipped. Step 1 is written so that a file made before versions were kept
+    /// (version 0, table already there) passes through it unchanged.
+    /// </summary>
+    internal static readonly IReadOnlyList<string> Migrations =
+    [
+        // 1: tokens.
+        """
         CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
@@ -35,13 +46,15 @@ public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = nul
             last_used_at TEXT NULL,
             expires_at TEXT NULL
         );
-        """;
+        """,
+    ];
 
     private const string Columns = "id, name, scope, created_at, last_used_at, expires_at";
 
     public SqliteDatabase Database => database;
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => database.InitializeAsync(Schema, cancellationToken);
+    /// <summary>Creates the file (0600) when missing and brings its schema up to date; refuses a file from a newer release.</summary>
+    public Task InitializeAsync(CancellationToken cancellationToken) => database.MigrateAsync(Migrations, cancellationToken);
 
     public async Task InsertAsync(TokenRecord token, byte[] secretHash, CancellationToken cancellationToken)
     {
@@ -58,6 +71,7 @@ public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = nul
         command.Parameters.AddWithValue("$created", Format(token.CreatedAt));
         command.Parameters.AddWithValue("$expires", (object?)FormatOrNull(token.ExpiresAt) ?? DBNull.Value);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     /// <summary>
@@ -192,6 +206,7 @@ public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = nul
             removed = await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
         }
 
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         Forget();
         return removed;
     }
@@ -203,6 +218,7 @@ public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = nul
         command.CommandText = "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $now;";
         command.Parameters.AddWithValue("$now", Format(now));
         var removed = await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         Forget();
         return removed;
     }
@@ -230,6 +246,39 @@ public sealed class TokenStore(SqliteDatabase database, TimeProvider? time = nul
         }
 
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+    }
+
+    /// <summary>
+    /// Restore: copies the project's tokens (scopes <c>project:&lt;id&gt;</c> and <c>project:&lt;id&gt;:ro</c>) from
+    /// <paramref name="archivedDatabase"/> (an auth.db at this release's schema version) into this one, in one transaction.
+    /// A token whose id or secret is already here is kept as it is. Returns the ids of the tokens copied.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> MergeProjectTokensAsync(string archivedDatabase, Guid projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteDatabase.OpenAttachedAsync(database.Path, archivedDatabase, foreignKeys: false, cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT OR IGNORE INTO main.tokens (id, name, scope, secret_sha256, created_at, last_used_at, expires_at)
+            SELECT id, name, scope, secret_sha256, created_at, last_used_at, expires_at FROM archived.tokens
+            WHERE scope IN ($scope, $scope || ':ro')
+            RETURNING id;
+            """;
+        command.Parameters.AddWithValue("$scope", TokenScope.Project(projectId).ToString());
+        var merged = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                merged.Add(reader.GetString(0));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+        return merged;
     }
 
     private static TokenRecord Read(SqliteDataReader reader) => new(

@@ -123,6 +123,7 @@ public static class CliApp
         root.Subcommands.Add(image);
         root.Subcommands.Add(new ContainerCommand(context).Command);
         root.Subcommands.Add(new McpSetupCommand(context).Command);
+        root.Subcommands.Add(new BackupCommand(context).Command);
         return root;
     }
 }

@@ -121,10 +121,10 @@ public static class ConfigTemplate
               "network": "none",          // none keeps agents off the network: they reach models through the gateway
             },
             "backup": {
-              "enabled": false,
-              "directory": "data/backups",
-              "retention": 7,
-              "interval_hours": 24,
+              "enabled": false,           // periodic project archives (on demand: oubliette backup create)
+              "directory": "data/backups", // relative to the home; not inside data/projects/
+              "retention": 7,             // archives kept per project (1-10000)
+              "interval_hours": 24,       // the first one an interval after start (1-8760)
             },
             // Removes ended and timed-out sessions, expired tokens, leftover server temp files, stopped containers of
             // deleted projects (after retention_minutes) and old logs (logging.retention_days); never workspace files.

@@ -208,6 +208,7 @@ public sealed class OublietteServer : IAsyncDisposable
         services.AddSingleton<ScheduleService>();
         ScheduleRunnerRegistration.Add(services);
         Cleanup.CleanupRegistration.Add(services);
+        services.AddHostedService<Operations.Backups.BackupService>();
     }
 
     private static void AddHttpSecurity(IServiceCollection services, OublietteHome home, RateLimitConfig rateLimit)

@@ -38,6 +38,10 @@ public sealed class OublietteMetrics
             new HistogramConfiguration { Buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         CleanupRemoved = factory.CreateCounter("oubliette_cleanup_removed_total", "Items removed by the cleanup pass, by kind.",
             new CounterConfiguration { LabelNames = ["kind"] });
+        BackupRuns = factory.CreateCounter("oubliette_backup_runs_total", "Periodic backup runs by result (success, failure).",
+            new CounterConfiguration { LabelNames = ["result"] });
+        BackupLastSuccess = factory.CreateGauge("oubliette_backup_last_success_timestamp_seconds", "Unix time of the last successful periodic backup run.");
+        BackupLastSize = factory.CreateGauge("oubliette_backup_last_size_bytes", "Total size of the archives the last successful periodic backup run wrote.");
         DotNetStats.Register(registry);
     }
 
@@ -53,4 +57,7 @@ public sealed class OublietteMetrics
     public Counter ScheduleRuns { get; }
     public Histogram ScheduleLag { get; }
     public Counter CleanupRemoved { get; }
+    public Counter BackupRuns { get; }
+    public Gauge BackupLastSuccess { get; }
+    public Gauge BackupLastSize { get; }
 }

@@ -8,7 +8,8 @@ namespace Oubliette.Schedules;
 /// <summary>
 /// Schedules, their targets (with the pinned session of each) and their executions in <c>data/schedules.db</c>: SQLite
 /// in WAL mode with a busy timeout, foreign keys enforced on every connection, the file created 0600. Times are stored as
-/// fixed-width UTC ISO-8601 text (as in <c>auth.db</c>), so text order is time order. Every method is one transaction.
+/// fixed-width UTC ISO-8601 text (as in <c>auth.db</c>), so text order is time order. Every method is one transaction, and
+/// every write ends with a WAL checkpoint (the main file alone holds every acknowledged change, for a plain <c>cp</c>).
 /// </summary>
 public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : IScheduleRunStore
 {
@@ -110,6 +111,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
 
         await InsertTargetsAsync(connection, transaction, schedule.Id, schedule.Targets, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     /// <summary>
@@ -165,6 +167,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         await InsertTargetsAsync(connection, transaction, scheduleId, targets, cancellationToken);
         var stored = (await ReadSchedulesAsync(connection, transaction, "WHERE s.id = $id", [("$id", scheduleId)], cancellationToken)).Single();
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         return stored;
     }
 
@@ -182,6 +185,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         }
 
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         return current;
     }
 
@@ -251,6 +255,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$next", Nullable(FormatOrNull(nextDue)));
         var claimed = await command.ExecuteNonQueryAsync(cancellationToken) == 1;
         await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
         return claimed;
     }
 
@@ -270,6 +275,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$trigger", execution.Trigger);
         command.Parameters.AddWithValue("$due", Format(execution.DueAt));
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     public async Task UpdateExecutionAsync(ScheduleExecution execution, CancellationToken cancellationToken)
@@ -282,6 +288,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
             """);
         BindExecution(command, execution);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     public async Task<IReadOnlyList<ScheduleExecution>> RunningExecutionsAsync(CancellationToken cancellationToken)
@@ -316,6 +323,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$workspace", Nullable(workspaceId?.ToString("D")));
         command.Parameters.AddWithValue("$session", sessionId);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     public async Task DisableAsync(string scheduleId, string reason, CancellationToken cancellationToken)
@@ -327,6 +335,7 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$reason", reason);
         command.Parameters.AddWithValue("$now", Format(time.GetUtcNow()));
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
     }
 
     /// <summary>
@@ -344,6 +353,51 @@ public sealed class ScheduleStore(SqliteDatabase database, TimeProvider time) : 
         command.Parameters.AddWithValue("$schedule", scheduleId);
         command.Parameters.AddWithValue("$keep", Math.Max(0, keep));
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+    }
+
+    /// <summary>
+    /// Restore: copies the schedules with a target in the project (all their targets, pins and executions) from
+    /// <paramref name="archivedDatabase"/> (a schedules.db at this release's schema version) into this one, in one
+    /// transaction. A schedule whose id or name is already here is kept as it is and counted in <c>Kept</c>.
+    /// </summary>
+    public async Task<(int Restored, int Kept)> MergeProjectSchedulesAsync(string archivedDatabase, Guid projectId, CancellationToken cancellationToken)
+    {
+        await using var connection = await SqliteDatabase.OpenAttachedAsync(database.Path, archivedDatabase, foreignKeys: true, cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using (var command = Command(connection, transaction, $"""
+            CREATE TEMP TABLE wanted AS SELECT s.id, s.name FROM archived.schedules s
+                WHERE EXISTS (SELECT 1 FROM archived.schedule_targets t WHERE t.schedule_id = s.id AND t.project_id = $project);
+            CREATE TEMP TABLE restored AS SELECT w.id FROM wanted w
+                WHERE NOT EXISTS (SELECT 1 FROM main.schedules m WHERE m.id = w.id OR m.name = w.name COLLATE NOCASE);
+            INSERT INTO main.schedules SELECT * FROM archived.schedules WHERE id IN (SELECT id FROM restored);
+            INSERT INTO main.schedule_targets SELECT * FROM archived.schedule_targets WHERE schedule_id IN (SELECT id FROM restored);
+            INSERT OR IGNORE INTO main.schedule_executions ({ExecutionColumns})
+                SELECT {ExecutionColumns} FROM archived.schedule_executions WHERE schedule_id IN (SELECT id FROM restored) ORDER BY seq;
+            """))
+        {
+            command.Parameters.AddWithValue("$project", projectId.ToString("D"));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        int wanted;
+        int restored;
+        await using (var count = Command(connection, transaction, "SELECT (SELECT count(*) FROM wanted), (SELECT count(*) FROM restored);"))
+        await using (var reader = await count.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            wanted = reader.GetInt32(0);
+            restored = reader.GetInt32(1);
+        }
+
+        await using (var drop = Command(connection, transaction, "DROP TABLE temp.wanted; DROP TABLE temp.restored;"))
+        {
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        await SqliteDatabase.CheckpointAsync(connection, cancellationToken);
+        return (restored, wanted - restored);
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)

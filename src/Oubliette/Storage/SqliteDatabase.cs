@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Oubliette.Errors;
 
 namespace Oubliette.Storage;
 
@@ -36,16 +37,6 @@ public sealed class SqliteDatabase
 
     public string Path { get; }
 
-    /// <summary>Creates the file (0600) when missing, switches it to WAL and applies the schema.</summary>
-    public async Task InitializeAsync(string schema, CancellationToken cancellationToken)
-    {
-        CreateOwnerOnly();
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA journal_mode=WAL;" + schema;
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
     /// <summary>
     /// Creates the file (0600) when missing, switches it to WAL and brings its schema to the newest version:
     /// <paramref name="steps"/>[i] turns version i into version i + 1 (<c>PRAGMA user_version</c> holds the version). Each
@@ -53,7 +44,8 @@ public sealed class SqliteDatabase
     /// version, and two processes starting at once apply each step once. Steps only ever get appended: rows written by an
     /// older release are carried forward by the steps, never dropped. Returns the version the file had before.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The file has a newer version than <paramref name="steps"/> knows (written by a newer release), or a step left dangling foreign keys.</exception>
+    /// <exception cref="ConflictException">The file has a newer version than <paramref name="steps"/> knows (written by a newer release): nothing is changed.</exception>
+    /// <exception cref="InvalidOperationException">A step left dangling foreign keys.</exception>
     public async Task<int> MigrateAsync(IReadOnlyList<string> steps, CancellationToken cancellationToken)
     {
         CreateOwnerOnly();
@@ -92,10 +84,81 @@ public sealed class SqliteDatabase
         var after = await VersionAsync(connection, null, cancellationToken);
         if (after > steps.Count)
         {
-            throw new InvalidOperationException($"{Path} has schema version {after}, newer than the {steps.Count} this release knows; it was written by a newer Oubliette");
+            throw new ConflictException(
+                $"{Path} has schema version {after}, newer than the {steps.Count} this release knows: it was written by a newer Oubliette, "
+                + "and this one refuses to use data it does not understand; run the newer release, or restore a backup made by this one");
         }
 
         return before;
+    }
+
+    /// <summary>
+    /// Copies every committed page from the WAL into the main file and empties the WAL (<c>wal_checkpoint(TRUNCATE)</c>),
+    /// called after each write: so a plain <c>cp data/auth.db</c> (the runbook's backup) holds every acknowledged change
+    /// without its <c>-wal</c> file. It waits for readers through the busy timeout; when one still holds an older snapshot
+    /// (an operator's open <c>sqlite3</c> session), the pages it blocks stay in the WAL and the next write's checkpoint
+    /// copies them. Returns whether the main file now holds every committed page.
+    /// </summary>
+    public static async Task<bool> CheckpointAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        // One row: busy (1 when a reader or writer kept it from finishing), WAL frames, frames copied into the main file.
+        return await reader.ReadAsync(cancellationToken) && (reader.GetInt64(0) == 0 || reader.GetInt64(1) == reader.GetInt64(2));
+    }
+
+    /// <summary>
+    /// A connection of its own (not pooled, so the attachment ends with it) on <paramref name="path"/>, with
+    /// <paramref name="attached"/> attached as schema <c>archived</c>: for copying rows out of a restored copy.
+    /// </summary>
+    public static async Task<SqliteConnection> OpenAttachedAsync(string path, string attached, bool foreignKeys, CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = BusyTimeoutSeconds,
+            ForeignKeys = foreignKeys,
+        }.ToString());
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "ATTACH DATABASE $file AS archived;";
+            command.Parameters.AddWithValue("$file", System.IO.Path.GetFullPath(attached));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The schema version of the file (<c>PRAGMA user_version</c>), read without changing anything.</summary>
+    public async Task<int> ReadVersionAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await VersionAsync(connection, null, cancellationToken);
+    }
+
+    /// <summary>
+    /// A consistent copy of the whole database at <paramref name="destination"/> (created 0600, replaced if present) through
+    /// SQLite's online backup API: writers may go on meanwhile, the copy is one committed state.
+    /// </summary>
+    public async Task BackupToAsync(string destination, CancellationToken cancellationToken)
+    {
+        File.Delete(destination);
+        new SqliteDatabase(destination).CreateOwnerOnly();
+        await using var source = await OpenAsync(cancellationToken);
+        await using var target = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = destination, Pooling = false }.ToString());
+        await target.OpenAsync(cancellationToken);
+        source.BackupDatabase(target);
+        // The copy travels as one file: no WAL beside it.
+        await ExecuteAsync(target, null, "PRAGMA journal_mode=DELETE;", cancellationToken);
     }
 
     private static async Task<int> VersionAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)

@@ -299,7 +299,7 @@ public sealed class ScheduleStoreTests : IAsyncLifetime
             await ScalarAsync(connection, "PRAGMA user_version = 7;");
         }
 
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => _store.InitializeAsync(Token));
+        var refused = await Assert.ThrowsAsync<Oubliette.Errors.ConflictException>(() => _store.InitializeAsync(Token));
 
         Assert.Contains("schema version 7, newer than the 1 this release knows", refused.Message, StringComparison.Ordinal);
     }
