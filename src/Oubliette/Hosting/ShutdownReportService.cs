@@ -8,7 +8,7 @@ namespace Oubliette.Hosting;
 /// <summary>
 /// Says in the log what a graceful stop did and left behind: the sessions (their state is saved as it changes, so what
 /// is on disk is current: active ones are resumed after a restart), the project containers left running (a restart
-/// reattaches to them), the scheduler stopped. Registered before every other hosted service, so it stops after all of
+/// reattaches to them), the scheduler, cleanup and backup services stopped. Registered before every other hosted service, so it stops after all of
 /// them; the databases are closed after it, and <see cref="OublietteServer.DisposeAsync"/> says so.
 /// </summary>
 internal sealed partial class ShutdownReportService(ProjectService projects, SessionService sessions, IContainerRuntime runtime, ILogger<ShutdownReportService> logger) : IHostedService
@@ -60,6 +60,6 @@ internal sealed partial class ShutdownReportService(ProjectService projects, Ses
     [LoggerMessage(EventId = 171, Level = LogLevel.Information, Message = "shutdown: {Count} project containers left running (a restart reattaches to them)")]
     private static partial void LogContainers(ILogger logger, string count);
 
-    [LoggerMessage(EventId = 172, Level = LogLevel.Information, Message = "shutdown: schedule runner stopped (runs in flight recorded as interrupted); closing databases")]
+    [LoggerMessage(EventId = 172, Level = LogLevel.Information, Message = "shutdown: schedule runner stopped (runs in flight recorded as interrupted), cleanup and backups stopped; closing databases")]
     private static partial void LogSchedules(ILogger logger);
 }
