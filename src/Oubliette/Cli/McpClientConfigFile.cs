@@ -45,6 +45,13 @@ internal static class McpClientConfigFile
         return rootObject;
     }
 
+    /// <summary>The Oubliette secret (<c>oub_…</c>) the file's entry for <paramref name="serverName"/> holds, wherever the client keeps it (a header, an environment variable), or null.</summary>
+    public static string? HeldSecret(JsonObject root, McpClientProfile profile, string serverName) =>
+        root[profile.Section] is JsonObject servers && servers[serverName] is { } entry
+            && System.Text.RegularExpressions.Regex.Match(entry.ToJsonString(), "oub_[0-9a-f]{64}") is { Success: true } match
+            ? match.Value
+            : null;
+
     /// <summary>Sets <c>section.serverName</c> to the entry; everything else in the file stays as it was.</summary>
     public static void SetServer(JsonObject root, McpClientProfile profile, string serverName, JsonObject entry)
     {

@@ -8,9 +8,11 @@ namespace Oubliette.Cli;
 
 /// <summary>
 /// <c>oubliette mcp --setup &lt;client&gt; [--scope S] [--config PATH] [--name N] [--user]</c>: mints a token for one MCP
-/// client and merges the server entry <c>oubliette</c> into that client's config file (SPEC §1). Re-running replaces
-/// the client's token: the tokens named like the new one are revoked once the file holds the new secret. The server
-/// checks tokens against auth.db on every request, so a running server accepts the new token at once.
+/// client and merges the server entry <c>oubliette</c> into that client's config file (SPEC §1). Re-running for the
+/// same file replaces that file's token: the token its entry held is revoked once the file holds the new secret, and
+/// files of other folders (which share the default token name) keep theirs. The server checks tokens against auth.db
+/// on every request, so a running server accepts the new token at once. A file inside a git work tree is added to the
+/// repository's <c>.git/info/exclude</c> (never to a tracked file), because it holds a bearer secret.
 /// </summary>
 public sealed class McpSetupCommand
 {
@@ -21,7 +23,7 @@ public sealed class McpSetupCommand
     private readonly Option<string> _setup = new("--setup") { Description = "The client to configure.", Required = true };
     private readonly Option<string> _scope = new("--scope") { Description = "Token scope: admin | admin:ro | project:<uuid> | project:<uuid>:ro (default admin).", DefaultValueFactory = _ => "admin" };
     private readonly Option<string?> _config = new("--config") { Description = "The client config file to write (default: the client's own, see --user)." };
-    private readonly Option<string?> _name = new("--name") { Description = "Token name (default mcp-<client>); re-running with the same name revokes the previous token." };
+    private readonly Option<string?> _name = new("--name") { Description = "Token name (default mcp-<client>); re-running for the same file revokes the token that file held, whatever its name." };
     private readonly Option<bool> _user = new("--user") { Description = "claude-code: ~/.claude.json instead of ./.mcp.json; opencode: ~/.config/opencode/opencode.json instead of ./opencode.json; vscode: the user profile's mcp.json instead of ./.vscode/mcp.json." };
 
     public McpSetupCommand(CliContext context)
@@ -54,7 +56,7 @@ public sealed class McpSetupCommand
         // Everything that can refuse runs before the token exists: a bad file or scope changes nothing.
         var root = McpClientConfigFile.Load(path, profile);
         var tokens = await _context.OpenTokensAsync(home, cancellationToken);
-        var previous = (await tokens.ListAsync(cancellationToken)).Where(token => token.Name == tokenName).ToList();
+        var held = McpClientConfigFile.HeldSecret(root, profile, ServerName);
         var created = await tokens.CreateAsync(tokenName, parseResult.GetValue(_scope), expires: null, actorTokenId: "cli", cancellationToken);
         McpClientConfigFile.SetServer(root, profile, ServerName, profile.Entry(url, created.Secret));
         try
@@ -68,16 +70,25 @@ public sealed class McpSetupCommand
             throw;
         }
 
-        foreach (var old in previous)
+        var replaced = "";
+        if (held is not null)
         {
-            await tokens.RevokeAsync(old.Id, "cli", cancellationToken);
+            try
+            {
+                var old = await tokens.RevokeAsync(held, "cli", cancellationToken);
+                replaced = $"\n  revoked: {old.Id} (the token this file held, name {old.Name})";
+            }
+            catch (NotFoundException)
+            {
+                // The file held a token that is already gone: nothing to revoke.
+            }
         }
 
-        var replaced = previous.Count == 0 ? "" : $"\n  revoked: {string.Join(", ", previous.Select(token => token.Id))} (the previous {tokenName} token)";
+        var excluded = GitExclude.Add(path) is { } exclude ? $"\n  git:     added to {exclude}, so git does not commit the secret" : "";
         await _context.Out.WriteLineAsync($"""
             Configured {profile.Name}: server '{ServerName}' in {path} (mode 0600)
               url:     {url}
-              token:   {created.Token.Id} (name {tokenName}, scope {created.Token.Scope}; the secret is only in that file){replaced}
+              token:   {created.Token.Id} (name {tokenName}, scope {created.Token.Scope}; the secret is only in that file){replaced}{excluded}
             The server checks tokens on every request: no restart is needed.
             Next: {profile.NextStep(path)}
             """);

@@ -146,6 +146,48 @@ public sealed class McpSetupTests
     }
 
     [Fact]
+    public async Task Setup_in_a_second_folder_leaves_the_first_folders_token_working()
+    {
+        await using var harness = await CliHarness.CreateAsync();
+        var first = Path.Combine(harness.Scratch, "one", ".mcp.json");
+        var second = Path.Combine(harness.Scratch, "two", ".mcp.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(first)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(second)!);
+
+        var one = await harness.RunAsync("mcp", "--setup", "claude-code", "--config", first);
+        var two = await harness.RunAsync("mcp", "--setup", "claude-code", "--config", second);
+
+        Assert.Equal((0, 0), (one.ExitCode, two.ExitCode));
+        var firstSecret = CheckEntry("claude-code", JsonNode.Parse(await File.ReadAllTextAsync(first))!["mcpServers"]!["oubliette"]!);
+        var secondSecret = CheckEntry("claude-code", JsonNode.Parse(await File.ReadAllTextAsync(second))!["mcpServers"]!["oubliette"]!);
+        Assert.NotNull(await AuthenticateAsync(harness, firstSecret));
+        Assert.NotNull(await AuthenticateAsync(harness, secondSecret));
+        Assert.DoesNotContain("revoked", two.Output, StringComparison.Ordinal);
+        Assert.Equal(2, (await TokensNamedAsync(harness, "mcp-claude-code")).Count);
+    }
+
+    [Fact]
+    public async Task A_file_inside_a_git_work_tree_is_added_once_to_its_info_exclude()
+    {
+        await using var harness = await CliHarness.CreateAsync();
+        var repository = Path.Combine(harness.Scratch, "repo");
+        Directory.CreateDirectory(Path.Combine(repository, ".git", "info"));
+        await File.WriteAllTextAsync(Path.Combine(repository, ".git", "info", "exclude"), "# git ls-files --others --exclude-from=.git/info/exclude\n*.swp");
+        var path = Path.Combine(repository, "sub", ".mcp.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+
+        var first = await harness.RunAsync("mcp", "--setup", "claude-code", "--config", path);
+        var again = await harness.RunAsync("mcp", "--setup", "claude-code", "--config", path);
+
+        Assert.Equal((0, 0), (first.ExitCode, again.ExitCode));
+        var lines = await File.ReadAllLinesAsync(Path.Combine(repository, ".git", "info", "exclude"));
+        Assert.Equal("*.swp", lines[1]);
+        Assert.Single(lines, line => line == "/sub/.mcp.json");
+        Assert.Contains("added to " + Path.Combine(repository, ".git", "info", "exclude"), first.Output, StringComparison.Ordinal);
+        Assert.Contains("revoked: tok_", again.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Name_option_names_the_token_and_leaves_other_clients_tokens_alone()
     {
         await using var harness = await CliHarness.CreateAsync();
