@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Console;
+using Oubliette.Errors;
 using Oubliette.Agents;
 using Oubliette.Agents.OpenCode;
 using Oubliette.Auth;
@@ -53,6 +54,13 @@ public sealed class OublietteServer : IAsyncDisposable
             await app.Services.GetRequiredService<TokenStore>().InitializeAsync(cancellationToken);
             await app.Services.GetRequiredService<ScheduleStore>().InitializeAsync(cancellationToken);
             await app.StartAsync(cancellationToken);
+        }
+        catch (IOException exception) when (exception.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await app.DisposeAsync();
+            throw new ConflictException(
+                $"server.address {config.Server.Host}:{config.Server.Port} is already in use (another Oubliette? 'oubliette status' shows this home's server): "
+                + $"stop what listens there, or set another server.address in {home.ConfigFile}");
         }
         catch
         {
@@ -139,6 +147,10 @@ public sealed class OublietteServer : IAsyncDisposable
             // The console is for the operator watching: the per-request access log stays in the file, and when whoever
             // reads the console falls behind, lines are dropped there instead of blocking request threads.
             logging.AddFilter<ConsoleLoggerProvider>(typeof(RequestTelemetryMiddleware).FullName, LogLevel.Warning);
+            // A start-up failure reaches the console once, as the CLI's one-line "error: …"; the host's own
+            // "Hosting failed to start" (an error with the whole stack) stays in the file. Its critical line, a
+            // background service stopping the host, still shows.
+            logging.AddFilter<ConsoleLoggerProvider>("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
             logging.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         }
     }

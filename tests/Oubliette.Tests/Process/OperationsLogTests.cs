@@ -75,6 +75,8 @@ public sealed class OperationsLogTests : IDisposable
         var result = await OublietteProcess.RunAsync(["--dir", _root]);
 
         Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"error: server.address 127.0.0.1:{port} is already in use", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Output + result.Error, StringComparison.Ordinal);
         var log = await LogTextAsync();
         Assert.Contains("start-up failed:", log, StringComparison.Ordinal);
         Assert.Contains(port.ToString(System.Globalization.CultureInfo.InvariantCulture), log, StringComparison.Ordinal);
