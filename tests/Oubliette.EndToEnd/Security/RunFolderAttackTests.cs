@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Oubliette.Containers;
 using Oubliette.Projects;
@@ -134,9 +135,17 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
 
         // Kill everything the agent user may kill (OpenCode, its gateway relay), then point every name the server could
         // dial at X2's socket.
-        // No pause for the server to see the agent gone: the spawn below waits for that verdict itself. (A fixed pause
-        // assumed the server's probes end within it; on a loaded machine a spawn before them failed on the relay.)
         await AsAgentAsync(_fixture.ProjectId, "pkill -x opencode; pkill -x socat; exit 0");
+        // The kill is a SIGTERM: OpenCode may still take a prompt while it shuts down, and that turn then dies with it. So
+        // the test goes on once OpenCode is gone (instead of after a fixed 5 s); that the server has seen it go, the next
+        // spawn waits for itself.
+        var gone = Stopwatch.StartNew();
+        while ((await AsAgentAsync(_fixture.ProjectId, "pgrep -x opencode")).ExitCode == 0)
+        {
+            Assert.True(gone.Elapsed < TimeSpan.FromSeconds(30), "OpenCode still runs 30 s after its SIGTERM");
+            await Task.Delay(200);
+        }
+
         var replaced = await AsAgentAsync(_fixture.ProjectId, $"ln -sfn {x2Socket} /run/agent-socket/agent.sock");
         var removed = await AsAgentAsync(_fixture.ProjectId, "rm -f /run/agent-socket/agent.sock");
         var linkedInRun = await AsAgentAsync(_fixture.ProjectId, $"ln -sfn {x2Socket} /run/agent/agent.sock");
@@ -150,7 +159,8 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
         await _fixture.WaitAsync(sessionId);
         var agentSessionId = await AgentSessionIdAsync(sessionId);
 
-        Assert.Equal("x1 again", Completion(await _fixture.EventsAsync(sessionId)));
+        var completion = Completion(await _fixture.EventsAsync(sessionId));
+        Assert.True(completion == "x1 again", $"the turn ended with '{completion}'\n{_fixture.Diagnostics()}");
         Assert.Equal(0, (await AsAgentAsync(_fixture.ProjectId, $"grep -rlq {agentSessionId} /home/gogol/.local/share/opencode")).ExitCode);
         Assert.NotEqual(0, (await AsAgentAsync(other, $"grep -rlq {agentSessionId} /home/gogol/.local/share/opencode")).ExitCode);
     }

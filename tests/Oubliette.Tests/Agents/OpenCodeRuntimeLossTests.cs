@@ -65,6 +65,8 @@ public sealed class OpenCodeRuntimeLossTests : IAsyncLifetime
     {
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         _hub.Subscribe((_, _) => { }, (_, reason) => lost.TrySetResult(reason), _ => { });
+        await _runtime.EnsureAgentAsync(_host, CancellationToken.None);
+        // Counted from the death on: a first health probe that timed out on a loaded machine starts the agent, too.
         var starts = 0;
         _engine.OnExecDetached = command =>
         {
@@ -74,7 +76,6 @@ public sealed class OpenCodeRuntimeLossTests : IAsyncLifetime
                 _agent.Alive = true;
             }
         };
-        await _runtime.EnsureAgentAsync(_host, CancellationToken.None);
 
         _agent.Die();
         // The reader has seen its stream end and is probing the dead agent: this is the window.
