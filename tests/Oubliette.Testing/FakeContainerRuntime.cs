@@ -24,6 +24,9 @@ public sealed class FakeContainerRuntime : IContainerRuntime
 
     private string? ImageIdOf(string image) => ImageIds.TryGetValue(image, out var id) ? id : $"sha256:{image}";
 
+    /// <summary>Called with each detached command (how the runtime starts an agent), so that a test can play the process.</summary>
+    public Action<IReadOnlyList<string>>? OnExecDetached { get; set; }
+
     public Task PingAsync(CancellationToken cancellationToken) => CheckAsync(Task.CompletedTask);
 
     public Task<ContainerInfo?> InspectAsync(string nameOrId, CancellationToken cancellationToken) =>
@@ -60,8 +63,15 @@ public sealed class FakeContainerRuntime : IContainerRuntime
     public Task<ExecResult> ExecAsync(string nameOrId, ExecRequest request, CancellationToken cancellationToken) =>
         ResultAsync(Task.FromResult(new ExecResult("", "", 0, false, 0)));
 
-    public Task ExecDetachedAsync(string nameOrId, IReadOnlyList<string> command, string user, IReadOnlyList<string> environment, CancellationToken cancellationToken) =>
-        CheckAsync(Task.CompletedTask);
+    public Task ExecDetachedAsync(string nameOrId, IReadOnlyList<string> command, string user, IReadOnlyList<string> environment, CancellationToken cancellationToken)
+    {
+        if (Failure is null)
+        {
+            OnExecDetached?.Invoke(command);
+        }
+
+        return CheckAsync(Task.CompletedTask);
+    }
 
     public Task<ContainerLogs> LogsAsync(string nameOrId, int? tail, DateTimeOffset? since, CancellationToken cancellationToken) =>
         ResultAsync(Task.FromResult(new ContainerLogs("", "", 0)));

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using Oubliette.Testing;
+using Xunit.Abstractions;
 
 namespace Oubliette.EndToEnd.Security;
 
 /// <summary>Faults of the real container and agent: a restarted container, a paused one.</summary>
 [Collection(DockerCollection.Name)]
-public sealed class FaultTests(DockerEnvironment docker) : IAsyncLifetime
+public sealed class FaultTests(DockerEnvironment docker, ITestOutputHelper output) : IAsyncLifetime
 {
     private SessionFixture _fixture = null!;
 
@@ -47,6 +48,7 @@ public sealed class FaultTests(DockerEnvironment docker) : IAsyncLifetime
         var spawned = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "second", new_session = true }, bound.Token);
         var exec = await _fixture.Admin.CallAsync("container", new { action = "exec", project_id = _fixture.ProjectId.ToString("D"), command = "true" }, bound.Token);
 
+        output.WriteLine($"spawn and exec into the paused container answered in {watch.Elapsed}");
         Assert.True(spawned.IsError);
         Assert.Contains($"container {ContainerName} is paused", spawned.Text, StringComparison.Ordinal);
         Assert.Contains("restart", spawned.Text, StringComparison.Ordinal);

@@ -95,7 +95,8 @@ public sealed class GatewayAttackTests(DockerEnvironment docker) : IAsyncLifetim
         // Control: the live session's own id is served (and billed to it), so the refusals below are the binding's doing.
         var served = await ModelCallAsync(secret, agentSession);
         Assert.Equal(200, served.Status);
-        var requests = _fixture.Model.Requests.Count;
+        // OpenCode's title request runs beside the turn and may reach the model after it: only agent requests are counted.
+        var requests = _fixture.Model.AgentRequests.Count;
         var cost = CostLine(await MetricsAsync());
         var sessionCost = (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble();
 
@@ -111,11 +112,17 @@ public sealed class GatewayAttackTests(DockerEnvironment docker) : IAsyncLifetim
         Assert.Contains("x-session-id 'ses_made_up_by_the_agent' is not a session of this container's project", madeUp.Body, StringComparison.Ordinal);
         Assert.Equal(403, afterEnd.Status);
         Assert.Contains($"session {sessionId} has ended (completed)", afterEnd.Body, StringComparison.Ordinal);
-        Assert.Equal(requests, _fixture.Model.Requests.Count);
+        Assert.Equal(requests, _fixture.Model.AgentRequests.Count);
         Assert.Equal(cost, CostLine(await MetricsAsync()));
         Assert.Equal(sessionCost, (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble());
-        var audit = AuditLog.Split('\n').Where(line => line.Contains("\"gateway.llm\"", StringComparison.Ordinal)).ToList();
-        Assert.Equal(3, audit.Count(line => line.Contains($"project:{_fixture.ProjectId:D}", StringComparison.Ordinal) && line.Contains("403", StringComparison.Ordinal)));
+        // Each refusal has its own audit line. Counted by message, not in total: a late title request of the ended
+        // session is refused (and audited) the same way as the hand-made call after the end.
+        var audit = AuditLog.Split('\n')
+            .Where(line => line.Contains("\"gateway.llm\"", StringComparison.Ordinal) && line.Contains($"project:{_fixture.ProjectId:D}", StringComparison.Ordinal))
+            .ToList();
+        Assert.Single(audit, line => line.Contains("403: model calls through the gateway must carry x-session-id", StringComparison.Ordinal));
+        Assert.Single(audit, line => line.Contains("403: x-session-id ", StringComparison.Ordinal) && line.Contains("ses_made_up_by_the_agent", StringComparison.Ordinal));
+        Assert.Contains(audit, line => line.Contains($"403: session {sessionId} has ended (completed)", StringComparison.Ordinal));
         Assert.DoesNotContain(secret, AuditLog, StringComparison.Ordinal);
     }
 
@@ -174,7 +181,12 @@ public sealed class GatewayAttackTests(DockerEnvironment docker) : IAsyncLifetim
 
         using var response = await http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
-        var metrics = await MetricsAsync();
+        // The request is counted after the response is written: the client may read it before the count is made.
+        var metrics = "";
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); !metrics.Contains("status=\"413\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            metrics = await MetricsAsync();
+        }
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains($"request body too large: the limit is {Cap} bytes (server.max_request_body_bytes)", text, StringComparison.Ordinal);
@@ -200,12 +212,13 @@ public sealed class GatewayAttackTests(DockerEnvironment docker) : IAsyncLifetim
         await WaitForAsync(() => Task.FromResult(_fixture.Model.AgentRequests.Count >= 1), "the model call");
         var secret = await StealCredentialAsync();
         var agentSession = await AgentSessionIdAsync(sessionId);
-        var requests = _fixture.Model.Requests.Count;
+        // Only agent requests: OpenCode's title request runs beside the turn and may reach the model later.
+        var requests = _fixture.Model.AgentRequests.Count;
         await AsAgentAsync(
             $"{{ printf '{{\"model\":\"scripted-model\",\"messages\":[{{\"role\":\"user\",\"content\":\"'; head -c {Cap + 4096} /dev/zero | tr '\\0' a; printf '\"}}]}}'; }} > /tmp/huge.json");
 
         var (status, body) = await ModelCallAsync(secret, agentSession, bodyFile: "/tmp/huge.json");
-        var waited = await _fixture.WaitAsync(sessionId, "completed", 30);
+        var waited = await _fixture.WaitAsync(sessionId, "completed");
         var session = await _fixture.GetAsync(sessionId);
         var events = await _fixture.EventsAsync(sessionId);
 
@@ -215,7 +228,7 @@ public sealed class GatewayAttackTests(DockerEnvironment docker) : IAsyncLifetim
         Assert.Equal("failed", waited.GetProperty("status").GetString());
         Assert.Equal(expected, session.GetProperty("error").GetString());
         Assert.Contains(events, item => item.GetProperty("type").GetString() == "error" && item.GetProperty("message").GetString() == expected);
-        Assert.Equal(requests, _fixture.Model.Requests.Count);
+        Assert.Equal(requests, _fixture.Model.AgentRequests.Count);
     }
 
     private static StringContent Json(string text) => new(text, Encoding.UTF8, "application/json");

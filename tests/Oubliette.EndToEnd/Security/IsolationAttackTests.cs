@@ -39,12 +39,15 @@ public sealed class IsolationAttackTests(DockerEnvironment docker) : IAsyncLifet
         // The agent of W1, prompt-injected, tries to read and write W2 with its shell (as the agent user, in its container).
         // (Through OpenCode's bash tool a path outside the session's workspace is an "ask" today, which nobody answers.)
         var w1Name = $"oubliette-{projectId:D}-{w1:N}";
-        var listed = await docker.Runtime.ExecAsync(w1Name, new ExecRequest("ls /workspace", "gogol", "/", TimeSpan.FromSeconds(10)), CancellationToken.None);
+        // Exec bounds are about "not forever": a loaded machine can take seconds to start a process in a container.
+        var listed = await docker.Runtime.ExecAsync(w1Name, new ExecRequest("ls /workspace", "gogol", "/", TimeSpan.FromSeconds(60)), CancellationToken.None);
+        Assert.False(listed.TimedOut, "ls /workspace timed out");
         Assert.Equal(w1.ToString("D"), listed.Stdout.Trim());
         var attack = await docker.Runtime.ExecAsync(w1Name, new ExecRequest(
             $"ls /workspace; cat /workspace/{w2:D}/secret.txt; mkdir -p /workspace/{w2:D} && echo planted > /workspace/{w2:D}/planted.txt; "
             + "cat /proc/mounts | grep -c ' /workspace' ; echo done",
-            "gogol", "/", TimeSpan.FromSeconds(20)), CancellationToken.None);
+            "gogol", "/", TimeSpan.FromSeconds(60)), CancellationToken.None);
+        Assert.False(attack.TimedOut, "the attack timed out");
         var output = attack.Stdout + attack.Stderr;
         Assert.Contains("done", output, StringComparison.Ordinal);
         Assert.DoesNotContain("w2-secret", output, StringComparison.Ordinal);

@@ -68,7 +68,8 @@ public sealed class MemoryAttackTests(DockerEnvironment docker, ITestOutputHelpe
         output.WriteLine(figures);
         await File.AppendAllTextAsync(Path.Combine(Path.GetTempPath(), "oubliette-memory-figures.txt"), $"{DateTime.UtcNow:O} {figures}\n");
 
-        Assert.Equal(Prompts + 1, server.Model.AgentRequests.Count);
+        // One model call per prompt, counted by marker: a warm-up spawn that timed out on a loaded machine is tried again.
+        Assert.Equal(Prompts, server.Model.AgentRequests.Count(request => request.FirstUserMessage.Contains("memory-attack-", StringComparison.Ordinal)));
         Assert.True(peak < PeakBoundMiB, figures);
         Assert.True(end < EndBoundMiB, figures);
         Assert.True(longest < 4 * 1024 * 1024, figures);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Oubliette.Containers;
 using Oubliette.Testing;
+using Xunit.Abstractions;
 
 namespace Oubliette.EndToEnd.Security;
 
@@ -11,7 +12,7 @@ namespace Oubliette.EndToEnd.Security;
 /// key and the server's memory.
 /// </summary>
 [Collection(DockerCollection.Name)]
-public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
+public sealed class ReviewAttackTests(DockerEnvironment docker, ITestOutputHelper output) : IAsyncLifetime
 {
     private SessionFixture _fixture = null!;
 
@@ -66,7 +67,8 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
         var secret = await StealCredentialAsync();
         var agentSession = await AgentSessionIdAsync(sessionId);
         _fixture.Model.Enqueue(ScriptStep.Reply("a million tokens for free", 1_000_000, 1_000_000));
-        var requests = _fixture.Model.Requests.Count;
+        // Only agent requests: OpenCode's title request runs beside the turn and may reach the model after it.
+        var requests = _fixture.Model.AgentRequests.Count;
         var costBefore = (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble();
 
         var models = await GatewayCallAsync(secret, agentSession, "GET", "/llm/scripted/models");
@@ -82,7 +84,7 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
         Assert.NotEqual(200, batches.Status);
         Assert.Equal(403, unpriced.Status);
         Assert.Contains("an-unpriced-model", unpriced.Body, StringComparison.Ordinal);
-        Assert.Equal(requests, _fixture.Model.Requests.Count);
+        Assert.Equal(requests, _fixture.Model.AgentRequests.Count);
         Assert.Equal(costBefore, (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble());
     }
 
@@ -137,6 +139,7 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
 
         await Task.Delay(2000);
         var grown = (GC.GetTotalMemory(forceFullCollection: true) - before) / (1024 * 1024);
+        output.WriteLine($"managed heap grown by {grown} MiB after a line of {Megabytes} MiB");
         Assert.True(grown < Megabytes / 4, $"the server kept {grown} MiB more after the agent sent one unfinished line of {Megabytes} MiB");
     }
 
@@ -152,11 +155,13 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
         await _fixture.WaitAsync(sessionId);
         var secret = await StealCredentialAsync();
         var agentSession = await AgentSessionIdAsync(sessionId);
-        _fixture.Model.Enqueue(ScriptStep.Stream(["the answer ", "is long"], TimeSpan.FromSeconds(2), 1_000_000, 1_000_000));
+        // The usage comes two chunk delays after the first text, the hang-up one delay after the call starts: the text
+        // arrives in time and the usage never does, however slowly a loaded machine relays the call.
+        _fixture.Model.Enqueue(ScriptStep.Stream(["the answer ", "is long"], TimeSpan.FromSeconds(8), 1_000_000, 1_000_000));
         var costBefore = (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble();
 
         var call = await AsAgentAsync(
-            $"curl -s -N --max-time 3 --unix-socket /run/gateway/gateway.sock http://gateway/llm/scripted/chat/completions -H 'Authorization: Bearer {secret}' -H 'x-session-id: {agentSession}'"
+            $"curl -s -N --max-time 8 --unix-socket /run/gateway/gateway.sock http://gateway/llm/scripted/chat/completions -H 'Authorization: Bearer {secret}' -H 'x-session-id: {agentSession}'"
             + " -H 'content-type: application/json' -d '{\"model\":\"scripted-model\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hang up early\"}]}'; echo \"exit=$?\"");
         Assert.Contains("the answer", call.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("usage", call.Stdout, StringComparison.Ordinal);
@@ -164,7 +169,8 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
         var expected = costBefore + (1_000_000 * 1000 / 1e6) + (1_000_000 * 2000 / 1e6);
         var waited = Stopwatch.StartNew();
         var cost = costBefore;
-        while (waited.Elapsed < TimeSpan.FromSeconds(20) && cost < expected)
+        // The usage comes about 8 s after the hang-up; the gateway reads for it up to 60 s.
+        while (waited.Elapsed < TimeSpan.FromSeconds(60) && cost < expected)
         {
             await Task.Delay(250);
             cost = (await _fixture.GetAsync(sessionId)).GetProperty("cost_usd").GetDouble();
@@ -186,7 +192,8 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
         var secret = await StealCredentialAsync();
         var agentSession = await AgentSessionIdAsync(sessionId);
         _fixture.Model.Enqueue(ScriptStep.Reply("one", 10, 10), ScriptStep.Reply("two", 10, 10));
-        var before = _fixture.Model.Requests.Count;
+        // Only agent requests: OpenCode's title request runs beside the turn and may reach the model after it.
+        var before = _fixture.Model.AgentRequests.Count;
 
         var omitted = await GatewayCallAsync(secret, agentSession, "POST", "/llm/scripted/chat/completions",
             "{\"model\":\"scripted-model\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"no usage please\"}]}");
@@ -195,7 +202,7 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
 
         Assert.Equal(200, omitted.Status);
         Assert.Equal(200, refused.Status);
-        var relayed = _fixture.Model.Requests.Skip(before).ToList();
+        var relayed = _fixture.Model.AgentRequests.Skip(before).ToList();
         Assert.Equal(2, relayed.Count);
         Assert.All(relayed, request =>
             Assert.True(request.Body.TryGetProperty("stream_options", out var options) && options.TryGetProperty("include_usage", out var include) && include.GetBoolean(),
@@ -278,6 +285,7 @@ public sealed class ReviewAttackTests(DockerEnvironment docker) : IAsyncLifetime
 
             await Task.Delay(1000);
             var grown = (GC.GetTotalMemory(forceFullCollection: true) - before) / (1024 * 1024);
+            output.WriteLine($"managed heap grown by {grown} MiB with {Connections} unfinished bodies");
             Assert.True(grown < 64, $"{Connections} unauthenticated connections made the server hold {grown} MiB more");
         }
         finally

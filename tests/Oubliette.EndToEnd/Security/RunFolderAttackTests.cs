@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Oubliette.Containers;
 using Oubliette.Projects;
@@ -13,7 +14,8 @@ namespace Oubliette.EndToEnd.Security;
 [Collection(DockerCollection.Name)]
 public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifetime
 {
-    private static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>About "not forever": a loaded machine can take seconds to start a process in a container.</summary>
+    private static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(60);
     private SessionFixture _fixture = null!;
     private readonly string _victims = Directory.CreateTempSubdirectory("oubliette-victims-").FullName;
 
@@ -134,8 +136,16 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
         // Kill everything the agent user may kill (OpenCode, its gateway relay), then point every name the server could
         // dial at X2's socket.
         await AsAgentAsync(_fixture.ProjectId, "pkill -x opencode; pkill -x socat; exit 0");
-        // Time for the server to see its event stream end and the agent gone (a few probes), as it would between turns.
-        await Task.Delay(TimeSpan.FromSeconds(5));
+        // The kill is a SIGTERM: OpenCode may still take a prompt while it shuts down, and that turn then dies with it. So
+        // the test goes on once OpenCode is gone (instead of after a fixed 5 s); that the server has seen it go, the next
+        // spawn waits for itself.
+        var gone = Stopwatch.StartNew();
+        while ((await AsAgentAsync(_fixture.ProjectId, "pgrep -x opencode")).ExitCode == 0)
+        {
+            Assert.True(gone.Elapsed < TimeSpan.FromSeconds(30), "OpenCode still runs 30 s after its SIGTERM");
+            await Task.Delay(200);
+        }
+
         var replaced = await AsAgentAsync(_fixture.ProjectId, $"ln -sfn {x2Socket} /run/agent-socket/agent.sock");
         var removed = await AsAgentAsync(_fixture.ProjectId, "rm -f /run/agent-socket/agent.sock");
         var linkedInRun = await AsAgentAsync(_fixture.ProjectId, $"ln -sfn {x2Socket} /run/agent/agent.sock");
@@ -149,7 +159,8 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
         await _fixture.WaitAsync(sessionId);
         var agentSessionId = await AgentSessionIdAsync(sessionId);
 
-        Assert.Equal("x1 again", Completion(await _fixture.EventsAsync(sessionId)));
+        var completion = Completion(await _fixture.EventsAsync(sessionId));
+        Assert.True(completion == "x1 again", $"the turn ended with '{completion}'\n{_fixture.Diagnostics()}");
         Assert.Equal(0, (await AsAgentAsync(_fixture.ProjectId, $"grep -rlq {agentSessionId} /home/gogol/.local/share/opencode")).ExitCode);
         Assert.NotEqual(0, (await AsAgentAsync(other, $"grep -rlq {agentSessionId} /home/gogol/.local/share/opencode")).ExitCode);
     }
@@ -161,8 +172,16 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
         return metadata.RootElement.GetProperty("agent_session_id").GetString()!;
     }
 
-    private Task<ExecResult> AsAgentAsync(Guid project, string command) =>
-        docker.Runtime.ExecAsync(ProjectContainers.NameOf(project), new ExecRequest(command, "gogol", "/", ExecTimeout), CancellationToken.None);
+    /// <summary>
+    /// A command as the agent user. A timed-out attempt would have a non-zero exit code without having been refused: it
+    /// fails the test instead of passing for a refusal.
+    /// </summary>
+    private async Task<ExecResult> AsAgentAsync(Guid project, string command)
+    {
+        var result = await docker.Runtime.ExecAsync(ProjectContainers.NameOf(project), new ExecRequest(command, "gogol", "/", ExecTimeout), CancellationToken.None);
+        Assert.False(result.TimedOut, $"'{command}' timed out");
+        return result;
+    }
 
     private async Task<IReadOnlyList<string>> RelayPidsAsync(Guid project)
     {
@@ -173,6 +192,7 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
                 + "parent=$(cut -d' ' -f4 /proc/$p/stat 2>/dev/null) || continue; "
                 + "[ \"$(cat /proc/$parent/comm 2>/dev/null)\" = socat ] || echo $p; done",
                 "root", "/", ExecTimeout), CancellationToken.None);
+        Assert.False(found.TimedOut, "listing the relays timed out");
         return [.. found.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal)];
     }
 

@@ -88,14 +88,13 @@ public sealed partial class OpenCodeRuntime(
 
     public async Task EnsureAgentAsync(AgentHost host, CancellationToken cancellationToken)
     {
-        // A live reader is proof enough: it ends (and reports the loss) as soon as the agent's stream does.
-        if (_connections.TryGetValue(host.Key, out var current) && !current.Reader.IsCompleted)
+        if (await IsConnectedAsync(host, cancellationToken))
         {
             return;
         }
 
         using var _ = await _locks.AcquireAsync(host.Key, cancellationToken);
-        if (_connections.TryGetValue(host.Key, out var existing) && !existing.Reader.IsCompleted)
+        if (await IsConnectedAsync(host, cancellationToken))
         {
             return;
         }
@@ -128,6 +127,40 @@ public sealed partial class OpenCodeRuntime(
         _connections[host.Key] = connection;
         await connection.Connected.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
     }
+
+    /// <summary>
+    /// Whether the host has a connection to a live agent. A reader with an open stream is proof enough: it ends (and
+    /// reports the loss) as soon as the agent's stream does. A reader whose stream has just ended is finding out whether
+    /// the agent is gone (a few probes, see <see cref="LostBecauseAsync"/>): its verdict is awaited, because meanwhile the
+    /// root relay still accepts connections and closes them with no agent behind it, so a request would fail instead of
+    /// starting the agent again.
+    /// </summary>
+    private async Task<bool> IsConnectedAsync(AgentHost host, CancellationToken cancellationToken)
+    {
+        if (!_connections.TryGetValue(host.Key, out var connection) || connection.Reader.IsCompleted)
+        {
+            return false;
+        }
+
+        if (connection.LossCheck is not { } check)
+        {
+            return true;
+        }
+
+        try
+        {
+            await check.WaitAsync(LossCheckBound, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // No verdict in time (the engine is slow to answer): the connection is used as it is, as before the check.
+        }
+
+        return _connections.TryGetValue(host.Key, out var after) && after == connection && !connection.Reader.IsCompleted;
+    }
+
+    /// <summary>How long a caller waits for a reader's verdict on an ended stream: a status call and a few short probes.</summary>
+    private static readonly TimeSpan LossCheckBound = TimeSpan.FromSeconds(30);
 
     public async Task<string> CreateSessionAsync(AgentHost host, string directory, CancellationToken cancellationToken)
     {
@@ -438,7 +471,9 @@ public sealed partial class OpenCodeRuntime(
                 LogStreamDropped(logger, ProjectContainers.NameOf(host), exception.Message);
             }
 
-            // The stream ended: reconnect if the agent is still there, else tell the sessions it is gone.
+            // The stream ended: reconnect if the agent is still there, else tell the sessions it is gone. Callers that
+            // need the agent meanwhile wait for this verdict (see IsConnectedAsync).
+            connection.BeginLossCheck();
             try
             {
                 if (await LostBecauseAsync(host, connection.Http, token) is { } reason)
@@ -447,12 +482,23 @@ public sealed partial class OpenCodeRuntime(
                     hub.PublishLost(host, reason);
                     return;
                 }
-
-                await Task.Delay(ProbeSpacing, token);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
                 // Closed (project deleted, server stopping) while finding out why the stream ended.
+                return;
+            }
+            finally
+            {
+                connection.EndLossCheck();
+            }
+
+            try
+            {
+                await Task.Delay(ProbeSpacing, token);
+            }
+            catch (OperationCanceledException)
+            {
                 return;
             }
         }
@@ -599,6 +645,15 @@ public sealed partial class OpenCodeRuntime(
         public Task Reader { get; set; } = Task.CompletedTask;
         public TaskCompletionSource Connected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenSource Closing { get; } = new();
+
+        private TaskCompletionSource? _lossCheck;
+
+        /// <summary>Set while the reader finds out whether the agent outlived its ended stream; completes with the verdict.</summary>
+        public Task? LossCheck => Volatile.Read(ref _lossCheck)?.Task;
+
+        public void BeginLossCheck() => Volatile.Write(ref _lossCheck, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        public void EndLossCheck() => Interlocked.Exchange(ref _lossCheck, null)?.TrySetResult();
 
         public async ValueTask DisposeAsync()
         {
