@@ -46,7 +46,7 @@ public sealed class SessionLimitTests(DockerEnvironment docker) : IAsyncLifetime
         var refused = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "one more", new_session = true });
 
         Assert.True(refused.IsError);
-        Assert.Contains("already has 1 active sessions (max_active_sessions_per_project=1)", refused.Text, StringComparison.Ordinal);
+        Assert.Contains("already has 1 active session (max_active_sessions_per_project=1)", refused.Text, StringComparison.Ordinal);
         Assert.Equal(before, await SessionCountAsync());
     }
 

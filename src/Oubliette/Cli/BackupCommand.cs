@@ -128,7 +128,7 @@ public sealed class BackupCommand
             """);
         if (report.EmptyWorkspaces > 0)
         {
-            await _context.Out.WriteLineAsync($"  workspaces: not in the archive; {report.EmptyWorkspaces} empty workspace folders made");
+            await _context.Out.WriteLineAsync($"  workspaces: not in the archive; empty workspace folders made: {report.EmptyWorkspaces}");
         }
 
         await _context.Out.WriteLineAsync("start the server to use it: oubliette --daemon");

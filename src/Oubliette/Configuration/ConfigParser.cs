@@ -275,6 +275,11 @@ public static partial class ConfigParser
 
         var requestsPerSecond = rateLimit.Int("requests_per_second", 20, 1, 1_000_000);
         var burst = rateLimit.Int("burst", Math.Max(40, requestsPerSecond), 1, 1_000_000);
+        if (burst < requestsPerSecond)
+        {
+            // A bucket smaller than one second's refill caps the rate at the burst: the configured rate would be a lie.
+            rateLimit.Error("burst", $"{burst} is below requests_per_second {requestsPerSecond} (allowed: {requestsPerSecond} to 1000000)");
+        }
 
         return new DefaultsConfig
         {

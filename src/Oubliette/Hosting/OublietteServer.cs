@@ -136,7 +136,10 @@ public sealed class OublietteServer : IAsyncDisposable
         logging.AddFilter(typeof(BearerAuthenticationHandler).FullName, LogLevel.Warning);
         // Its keys live in data/run/keys (0700); the warning about unencrypted keys at rest says nothing new.
         logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
-        logging.AddProvider(new ClientMistakeLoggerProvider(new DailyFileLoggerProvider(home.LogsDirectory, config.Logging.RetentionDays, level, options.Time)));
+        // Made by the container (not AddProvider's instance, which nothing disposes), so that disposing the app drains
+        // the file's last lines, the shutdown report among them, before the process exits.
+        logging.Services.AddSingleton<ILoggerProvider>(_ =>
+            new ClientMistakeLoggerProvider(new DailyFileLoggerProvider(home.LogsDirectory, config.Logging.RetentionDays, level, options.Time)));
         if (options.ConsoleLogging)
         {
             logging.AddSimpleConsole(console =>

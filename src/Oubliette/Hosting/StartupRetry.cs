@@ -12,6 +12,19 @@ internal static partial class StartupRetry
 
     public static async Task RunAsync(string what, Func<CancellationToken, Task> work, ILogger logger, TimeProvider time, CancellationToken stoppingToken)
     {
+        try
+        {
+            await RetryAsync(what, work, logger, time, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping, also when the start failed (a port in use) and the host is torn down at once: no failure of
+            // this work, and it must not reach the host as a faulted background service.
+        }
+    }
+
+    private static async Task RetryAsync(string what, Func<CancellationToken, Task> work, ILogger logger, TimeProvider time, CancellationToken stoppingToken)
+    {
         for (var attempt = 1; ; attempt++)
         {
             try

@@ -132,7 +132,7 @@ public sealed partial class ProjectService(
         var view = await ViewAsync(project, cancellationToken);
         if (view.ActiveSessions > 0 && !force)
         {
-            throw new ConflictException($"project '{id:D}' has {view.ActiveSessions} active sessions; end them or pass force=true");
+            throw new ConflictException($"project '{id:D}' has {view.ActiveSessions} active session{(view.ActiveSessions == 1 ? "" : "s")}; end them or pass force=true");
         }
 
         await containers.RemoveAsync(id, cancellationToken);

@@ -131,7 +131,7 @@ public sealed partial class SessionService
         if (active >= limit)
         {
             throw new LimitReachedException(
-                $"session {session.Metadata.SessionId} timed out and cannot resume: project {project.Id:D} already has {active} active sessions (max_active_sessions_per_project={limit}); end one or wait for it to finish");
+                $"session {session.Metadata.SessionId} timed out and cannot resume: project {project.Id:D} already has {active} active session{(active == 1 ? "" : "s")} (max_active_sessions_per_project={limit}); end one or wait for it to finish");
         }
 
         bind();
@@ -148,6 +148,6 @@ public sealed partial class SessionService
     private static bool IsOver(SessionMetadata metadata, DateTimeOffset cutoff) =>
         (metadata.Ended || metadata.Status == SessionStatus.TimedOut) && metadata.UpdatedAt <= cutoff;
 
-    [LoggerMessage(EventId = 46, Level = LogLevel.Information, Message = "session {SessionId} timed out after {Minutes} idle minutes (session_idle_timeout_minutes)")]
+    [LoggerMessage(EventId = 46, Level = LogLevel.Information, Message = "session {SessionId} timed out after {Minutes} min idle (session_idle_timeout_minutes)")]
     private static partial void LogTimedOut(ILogger logger, string sessionId, int minutes);
 }

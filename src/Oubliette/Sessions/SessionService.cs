@@ -125,7 +125,7 @@ public sealed partial class SessionService
             {
                 _metrics.SessionsSpawned.WithLabels(project.Id.ToString("D"), "limit_reached").Inc();
                 throw new LimitReachedException(
-                    $"project {project.Id:D} already has {active} active sessions (max_active_sessions_per_project={limit}); end one or wait for it to finish");
+                    $"project {project.Id:D} already has {active} active session{(active == 1 ? "" : "s")} (max_active_sessions_per_project={limit}); end one or wait for it to finish");
             }
 
             var host = AgentHost.For(project, workspaceId);

@@ -119,7 +119,7 @@ public sealed class IdleTimeoutTests : IAsyncLifetime
         var refused = await Assert.ThrowsAsync<LimitReachedException>(() => _h.Sessions.MessageAsync(session, "back", null, CancellationToken.None));
 
         Assert.Equal(
-            $"session {session} timed out and cannot resume: project {project:D} already has 1 active sessions (max_active_sessions_per_project=1); end one or wait for it to finish",
+            $"session {session} timed out and cannot resume: project {project:D} already has 1 active session (max_active_sessions_per_project=1); end one or wait for it to finish",
             refused.Message);
         Assert.Equal(before, _h.Sessions.Get(session));
         Assert.Equal(["first", "other"], _h.Agent.Prompts);
@@ -131,7 +131,7 @@ public sealed class IdleTimeoutTests : IAsyncLifetime
         var project = await _h.CreateProjectAsync();
         await _h.IdleSessionAsync(project);
         var blocked = await Assert.ThrowsAsync<ConflictException>(() => _h.Projects.DeleteAsync(project, false, SessionHarness.Admin, CancellationToken.None));
-        Assert.Contains("1 active sessions", blocked.Message, StringComparison.Ordinal);
+        Assert.Contains("1 active session;", blocked.Message, StringComparison.Ordinal);
 
         _h.Time.Advance(Timeout);
         _h.Sessions.TimeOutIdle();

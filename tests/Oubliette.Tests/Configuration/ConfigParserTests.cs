@@ -166,6 +166,11 @@ public sealed class ConfigParserTests
     [InlineData("""{ "credentials": { "github": { "credentials": { "w": "tok" } } } }""", "credentials.github.credentials.w", "expected an object")]
     public void Wrong_types_are_refused(string json, string path, string reason) => AssertError(json, path, reason);
 
+    [Fact]
+    public void A_burst_below_the_rate_is_refused_naming_both() =>
+        AssertError("""{ "defaults": { "rate_limit": { "requests_per_second": 20, "burst": 5 } } }""", "defaults.rate_limit.burst",
+            "5 is below requests_per_second 20 (allowed: 20 to 1000000)");
+
     [Theory]
     [InlineData("""{ "defaults": { "limits": { "max_recursion_depth": 33 } } }""", "defaults.limits.max_recursion_depth")]
     [InlineData("""{ "defaults": { "limits": { "max_agents_per_session": 0 } } }""", "defaults.limits.max_agents_per_session")]

@@ -43,7 +43,7 @@ public sealed class OperationsLogTests : IDisposable
         Assert.Contains("oubliette stopped", await stdout, StringComparison.Ordinal);
         Assert.Matches(@"INFO \S+ShutdownReportService: shutdown: 0 sessions persisted in data/projects \(0 active", log);
         Assert.Matches(@"shutdown: (\d+|unknown \(.+\)) project containers left running", log);
-        Assert.Contains("shutdown: schedule runner stopped (runs in flight recorded as interrupted), cleanup and backups stopped", log, StringComparison.Ordinal);
+        Assert.True(log.Contains("shutdown: schedule runner stopped (runs in flight recorded as interrupted), cleanup and backups stopped", StringComparison.Ordinal), log);
         Assert.Contains("shutdown: databases closed (data/auth.db, data/schedules.db)", log, StringComparison.Ordinal);
         // In that order: the databases are closed last.
         Assert.True(log.IndexOf("sessions persisted", StringComparison.Ordinal) < log.IndexOf("databases closed", StringComparison.Ordinal));
