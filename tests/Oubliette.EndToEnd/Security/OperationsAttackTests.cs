@@ -16,11 +16,12 @@ namespace Oubliette.EndToEnd.Security;
 [Collection(DockerCollection.Name)]
 public sealed class OperationsAttackTests(DockerEnvironment docker) : IAsyncLifetime
 {
-    private static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(120);
     private SessionFixture _fixture = null!;
     private readonly string _victims = Directory.CreateTempSubdirectory("oubliette-victims-").FullName;
 
-    public async Task InitializeAsync() => _fixture = await SessionFixture.StartAsync(docker);
+    // A cleanup pass a minute after start, removing what is a minute old: the cleanup attack sees one within its wait.
+    public async Task InitializeAsync() => _fixture = await SessionFixture.StartAsync(docker, "\"cleanup\": {\"interval_minutes\": 1, \"retention_minutes\": 1}");
 
     public async Task DisposeAsync()
     {
@@ -176,6 +177,80 @@ public sealed class OperationsAttackTests(DockerEnvironment docker) : IAsyncLife
         var error = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         return await output + await error;
+    }
+
+    [Fact]
+    public async Task Temp_file_lookalikes_and_links_the_agent_plants_never_make_the_cleanup_pass_remove_anything_of_the_host()
+    {
+        var hex = Guid.NewGuid().ToString("N");
+        var victim = Path.Combine(_victims, $"victim.{hex}.tmp");
+        await File.WriteAllTextAsync(victim, "host file\n");
+        File.SetLastWriteTimeUtc(victim, new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        var project = _fixture.Server.ProjectDirectory(_fixture.ProjectId);
+        // The server's own crash leftover, old enough: the pass removes it, which shows the pass ran over this project.
+        var leftover = Path.Combine(project, $"metadata.json.{hex}.tmp");
+        await File.WriteAllTextAsync(leftover, "{}");
+        File.SetLastWriteTimeUtc(leftover, new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+
+        var workspace = $"/workspace/{_fixture.WorkspaceId:D}";
+        var planted = await AsAgentAsync(
+            $"for d in /run/agent {workspace}; do ln -s {victim} $d/link.{hex}.tmp && ln -s {_victims} $d/folder.{hex}.tmp"
+            + $" && echo mine > $d/own.{hex}.tmp && touch -h -d 2000-01-01 $d/link.{hex}.tmp $d/folder.{hex}.tmp $d/own.{hex}.tmp; done;"
+            + $" echo x > /run/agent-config/planted.{hex}.tmp; ln -s {victim} /run/agent-socket/link.{hex}.tmp; ls -la /run/agent {workspace}");
+        Assert.Contains($"own.{hex}.tmp", planted.Stdout, StringComparison.Ordinal);
+
+        var deadline = DateTime.UtcNow.AddSeconds(150);
+        while (File.Exists(leftover) || !Directory.GetFiles(_fixture.Server.Home.Home.LogsDirectory, "oubliette-*.log")
+                   .Any(file => File.ReadAllText(file).Contains("cleanup pass removed", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no cleanup pass within 150 s");
+            await Task.Delay(1000);
+        }
+
+        Assert.Equal("host file\n", await File.ReadAllTextAsync(victim));
+        Assert.True(Directory.Exists(_victims));
+        foreach (var folder in new[] { Path.Combine(project, "run"), _fixture.HostWorkspace })
+        {
+            Assert.Equal(victim, new FileInfo(Path.Combine(folder, $"link.{hex}.tmp")).LinkTarget);
+            Assert.Equal(_victims, new FileInfo(Path.Combine(folder, $"folder.{hex}.tmp")).LinkTarget);
+            Assert.Equal("mine\n", await File.ReadAllTextAsync(Path.Combine(folder, $"own.{hex}.tmp")));
+        }
+
+        Assert.False(File.Exists(Path.Combine(project, "agent-config", $"planted.{hex}.tmp")));
+        Assert.False(Path.Exists(Path.Combine(project, "agent-socket", $"link.{hex}.tmp")));
+    }
+
+    [Fact]
+    public async Task A_tree_thousands_of_folders_deep_in_the_workspace_neither_crashes_nor_breaks_backup_create()
+    {
+        var workspace = $"/workspace/{_fixture.WorkspaceId:D}";
+        // Built from the bottom up (the shell's cd gives up past PATH_MAX); past PATH_MAX (4096) and deeper than a stack of synchronous awaits or the open descriptors of a walk comfortably take.
+        var planted = await AsAgentAsync($"cd {workspace} && mkdir d && echo bottom > d/bottom.txt && i=0; while [ $i -lt 3000 ]; do mkdir t && mv d t/d && mv t d || exit 1; i=$((i+1)); done");
+        Assert.True(planted.ExitCode == 0, planted.Stderr + planted.Stdout);
+        // A backslash is an ordinary character in a Linux name; the archive reader refuses it.
+        var backslash = await AsAgentAsync($"cd {workspace} && echo b > 'back\\slash' && echo kept > kept.txt");
+        Assert.True(backslash.ExitCode == 0, backslash.Stderr);
+
+        CommandResult backup, verified;
+        try
+        {
+            backup = await OublietteProcess.RunAsync(
+                ["backup", "create", "--project", _fixture.ProjectId.ToString("D"), "--include-workspaces", "--dir", _fixture.Server.Home.Root], TimeSpan.FromSeconds(180));
+            Assert.True(backup.ExitCode == 0, backup.Error + backup.Output);
+            var archive = Regex.Match(backup.Output, @"to (\S+\.tar\.gz)").Groups[1].Value;
+            verified = await OublietteProcess.RunAsync(["backup", "verify", archive, "--dir", _fixture.Server.Home.Root], TimeSpan.FromSeconds(120));
+            var entries = await ReadArchiveAsync(archive);
+            Assert.Equal("kept\n", entries.Single(entry => entry.Name == $"project/workspaces/{_fixture.WorkspaceId:D}/kept.txt").Content);
+            Assert.DoesNotContain(entries, entry => entry.Name.Contains('\\', StringComparison.Ordinal) || entry.Name.Length > 4096);
+        }
+        finally
+        {
+            // The test home's own removal (.NET's recursive delete) cannot go that deep.
+            await AsAgentAsync($"rm -rf {workspace}/d");
+        }
+
+        Assert.True(verified.ExitCode == 0, verified.Error + verified.Output);
+        Assert.Contains("left out", backup.Output, StringComparison.Ordinal);
     }
 
     private sealed record ArchiveEntry(string Name, TarEntryType Type, string LinkName, long Length, string Content);

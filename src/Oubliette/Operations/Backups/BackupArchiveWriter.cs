@@ -130,12 +130,19 @@ internal static class BackupArchiveWriter
     /// </summary>
     internal const long MaxUnbackedBytes = 256L << 20;
 
+    /// <summary>The longest entry name written: the reader's limit less room for the restore folder's own path.</summary>
+    internal const int MaxArchivedNameLength = BackupArchiveReader.MaxNameLength - 1024;
+
     /// <summary>Whether a path of the project folder goes into the archive, and whether it is a link or name left out.</summary>
     private static (bool Include, bool LeftOutLink) Include(string path, UnixFileKind kind, bool includeWorkspaces)
     {
-        // A line break in a name (an agent's "evil\nname" in its workspace) is written into the PAX header as is, and
-        // .NET's TarReader splits PAX records at line breaks: every later verify or restore of the archive would fail.
-        if (path.Contains('\n', StringComparison.Ordinal))
+        // An archive that backup create calls a success must also verify and restore, whatever an agent names its files:
+        // a line break is written into the PAX header as is and .NET's TarReader splits PAX records at line breaks; a
+        // backslash or a name past BackupArchiveReader.MaxNameLength (a tree thousands of folders deep) is refused by the
+        // reader, and a name near that length no longer fits PATH_MAX once joined to the restore folder. Such a name (and
+        // for a folder, everything under it) is left out instead of making the whole archive unusable.
+        if (path.Contains('\n', StringComparison.Ordinal) || path.Contains('\\', StringComparison.Ordinal)
+            || ProjectPrefix.Length + 1 + path.Length > MaxArchivedNameLength)
         {
             return (false, true);
         }
