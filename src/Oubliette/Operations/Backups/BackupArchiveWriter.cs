@@ -55,7 +55,7 @@ internal static class BackupArchiveWriter
                         },
                         item =>
                         {
-                            // An agent's link whose target has a line break would make the archive unreadable (as above).
+                            // An agent's link whose target has a line break would make the archive unreadable (see Include).
                             if (item.LinkTarget?.Contains('\n', StringComparison.Ordinal) == true)
                             {
                                 leftOut++;
