@@ -72,7 +72,7 @@ public sealed class BackupCommand
 
         foreach (var archive in archives)
         {
-            var skipped = archive.Skipped == 0 ? "" : $"; left out {archive.Skipped} links or special files outside workspaces";
+            var skipped = archive.Skipped == 0 ? "" : $"; left out {archive.Skipped} links or special files outside workspaces, names a restore could not read back, or sparse files and repeated hard links past the 256 MiB budget";
             await _context.Out.WriteLineAsync($"backed up project {archive.ProjectId:D} to {archive.Path} ({archive.SizeBytes} bytes, {archive.Entries} entries{skipped})");
         }
 

@@ -41,6 +41,56 @@ public sealed class McpSetupCommand
 
     public Command Command { get; }
 
+    /// <summary>
+    /// Refuses a config file that is, or through links resolves to, a place under the home's <c>data/projects/</c>: there
+    /// workspaces and agent folders are bind-mounted into containers, so an agent could read the secret (as uid 1000, the
+    /// operator's own uid on many machines) or swap the file. Running the setup in a workspace, or in a checkout holding
+    /// an agent's <c>.mcp.json</c> link to its workspace (WriteAsync follows links to dotfiles), would hand it the token.
+    /// </summary>
+    private static void RefuseProjectFolders(string path, OublietteHome home)
+    {
+        var projects = RealPath(home.ProjectsDirectory);
+        var target = RealPath(path);
+        if (target == projects || target.StartsWith(projects + "/", StringComparison.Ordinal))
+        {
+            throw new ConflictException(
+                $"the MCP config file {path} {(target == path ? "lies" : $"resolves to {target}, which lies")} under {home.ProjectsDirectory}, where project "
+                + "containers can read and replace files: a token written there would be the agent's. Run 'oubliette mcp --setup' from another folder or pass --config (nothing was changed)");
+        }
+    }
+
+    /// <summary>The path with every link resolved (the part that does not exist yet kept as given).</summary>
+    private static string RealPath(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var existing = full;
+        var rest = "";
+        while (!Path.Exists(existing) && new FileInfo(existing).LinkTarget is null && Path.GetDirectoryName(existing) is { } parent)
+        {
+            rest = rest.Length == 0 ? Path.GetFileName(existing) : Path.Combine(Path.GetFileName(existing), rest);
+            existing = parent;
+        }
+
+        var resolved = new FileInfo(existing).LinkTarget is null ? ResolveParents(existing) : ResolveLink(existing);
+        return rest.Length == 0 ? resolved : Path.Combine(resolved, rest);
+    }
+
+    private static string ResolveLink(string path) =>
+        RealPath(new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? throw new ConflictException($"{path} is a link that cannot be resolved (nothing was changed)"));
+
+    /// <summary>An existing path with each of its folders' links resolved, one at a time from the root.</summary>
+    private static string ResolveParents(string path)
+    {
+        var resolved = "/";
+        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var next = Path.Combine(resolved, part);
+            resolved = new FileInfo(next).LinkTarget is null ? next : ResolveLink(next);
+        }
+
+        return resolved;
+    }
+
     private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var profile = McpClientProfile.Find(parseResult.GetValue(_setup))
@@ -54,6 +104,7 @@ public sealed class McpSetupCommand
             : parseResult.GetValue(_user) ? profile.UserPath(paths) : profile.ProjectPath(paths);
 
         // Everything that can refuse runs before the token exists: a bad file or scope changes nothing.
+        RefuseProjectFolders(path, home);
         var root = McpClientConfigFile.Load(path, profile);
         var tokens = await _context.OpenTokensAsync(home, cancellationToken);
         var held = McpClientConfigFile.HeldSecret(root, profile, ServerName);

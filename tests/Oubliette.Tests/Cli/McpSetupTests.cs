@@ -225,6 +225,32 @@ public sealed class McpSetupTests
     }
 
     [Fact]
+    public async Task Attack_a_config_file_in_a_project_folder_or_linked_there_by_an_agent_is_refused_and_no_token_is_made()
+    {
+        await using var harness = await CliHarness.CreateAsync();
+        var workspace = Path.Combine(harness.Home.Home.ProjectsDirectory, Guid.NewGuid().ToString("D"), "workspaces", Guid.NewGuid().ToString("D"));
+        Directory.CreateDirectory(workspace);
+        // An agent's repository, checked out by the operator, whose .mcp.json is a link into the agent's workspace.
+        File.CreateSymbolicLink(Path.Combine(harness.WorkingDirectory, ".mcp.json"), Path.Combine(workspace, "leak.json"));
+        Directory.CreateSymbolicLink(Path.Combine(harness.WorkingDirectory, ".vscode"), workspace);
+
+        var direct = await harness.RunAsync("mcp", "--setup", "opencode", "--config", Path.Combine(workspace, "opencode.json"));
+        var linked = await harness.RunAsync("mcp", "--setup", "claude-code");
+        var linkedFolder = await harness.RunAsync("mcp", "--setup", "vscode");
+
+        Assert.All([direct, linked, linkedFolder], result =>
+        {
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("where project containers can read and replace files", result.Error, StringComparison.Ordinal);
+        });
+        Assert.Contains($"resolves to {Path.Combine(workspace, "leak.json")}", linked.Error, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(workspace));
+        Assert.Empty(await TokensNamedAsync(harness, "mcp-opencode"));
+        Assert.Empty(await TokensNamedAsync(harness, "mcp-claude-code"));
+        Assert.Empty(await TokensNamedAsync(harness, "mcp-vscode"));
+    }
+
+    [Fact]
     public async Task A_bad_scope_is_a_usage_error_and_writes_nothing()
     {
         await using var harness = await CliHarness.CreateAsync();

@@ -22,7 +22,7 @@ public sealed class UnixFilesTests : IDisposable
         await UnixFiles.WriteInRootFolderAsync(folder, "opencode.json", "{\"secret\":1}", 1000, ConfigMode, CancellationToken.None);
 
         var written = UnixFiles.LStatus(Path.Combine(folder, "opencode.json"));
-        Assert.Equal(new UnixFileStatus(UnixFileKind.Regular, 0, 1000, Convert.ToUInt32("640", 8)), written);
+        Assert.Equal(new UnixFileStatus(UnixFileKind.Regular, 0, 1000, Convert.ToUInt32("640", 8)), written! with { Size = 0, AllocatedBytes = 0, Identity = default, Links = 0 });
         Assert.Equal("{\"secret\":1}", await File.ReadAllTextAsync(Path.Combine(folder, "opencode.json"), CancellationToken.None));
         Assert.Equal("host file", await File.ReadAllTextAsync(victim, CancellationToken.None));
         Assert.Equal(["opencode.json"], Directory.GetFileSystemEntries(folder).Select(Path.GetFileName));
@@ -40,7 +40,7 @@ public sealed class UnixFilesTests : IDisposable
 
         var refused = Assert.Throws<IOException>(() => UnixFiles.EnsureRootFolder(linked));
 
-        Assert.Equal(new UnixFileStatus(UnixFileKind.Directory, 0, 0, Convert.ToUInt32("755", 8)), UnixFiles.LStatus(folder));
+        Assert.Equal(new UnixFileStatus(UnixFileKind.Directory, 0, 0, Convert.ToUInt32("755", 8)), UnixFiles.LStatus(folder)! with { Size = 0, AllocatedBytes = 0, Identity = default, Links = 0 });
         Assert.StartsWith($"{linked} is a symbolic link owned by uid 0", refused.Message, StringComparison.Ordinal);
     }
 

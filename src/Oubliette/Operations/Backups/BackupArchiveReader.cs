@@ -14,7 +14,7 @@ namespace Oubliette.Operations.Backups;
 /// </summary>
 internal static class BackupArchiveReader
 {
-    private const int MaxNameLength = 4096;
+    internal const int MaxNameLength = 4096;
     private const long MaxManifestBytes = 64L * 1024 * 1024;
     private static readonly string[] DatabaseEntries = ["databases/auth.db", "databases/schedules.db"];
 

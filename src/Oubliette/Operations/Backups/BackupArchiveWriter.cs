@@ -42,18 +42,48 @@ internal static class BackupArchiveWriter
                 await using (var gzip = new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true))
                 await using (var tar = new TarWriter(gzip, TarEntryFormat.Pax, leaveOpen: true))
                 {
-                    var linksLeftOut = 0;
+                    var leftOut = 0;
+                    var budget = MaxUnbackedBytes;
+                    var seen = new HashSet<(uint, uint, ulong)>();
                     var specials = await ProjectTreeWalker.WalkAsync(
                         projectDirectory,
                         (path, kind) =>
                         {
                             var (include, leftOutLink) = Include(path, kind, includeWorkspaces);
-                            linksLeftOut += leftOutLink ? 1 : 0;
+                            leftOut += leftOutLink ? 1 : 0;
                             return include;
                         },
-                        item => WriteItemAsync(tar, item, entries, createdAt, cancellationToken),
+                        item =>
+                        {
+                            // An agent's link whose target has a line break would make the archive unreadable (see Include).
+                            if (item.LinkTarget?.Contains('\n', StringComparison.Ordinal) == true)
+                            {
+                                leftOut++;
+                                return Task.CompletedTask;
+                            }
+
+                            // Holes (truncate -s 4T) and hard links (ln big big1 … big1000) cost the agent no disk but are
+                            // read and archived in full, again and again: past the budget such a file is left out, or one
+                            // agent stalls every backup for hours and fills the backup folder.
+                            var unbacked = 0L;
+                            if (item.Kind == UnixFileKind.Regular)
+                            {
+                                unbacked = item.Status.Links > 1 && !seen.Add(item.Status.Identity)
+                                    ? item.Status.Size
+                                    : Math.Max(0, item.Status.Size - item.Status.AllocatedBytes);
+                            }
+
+                            if (unbacked > budget)
+                            {
+                                leftOut++;
+                                return Task.CompletedTask;
+                            }
+
+                            budget -= unbacked;
+                            return WriteItemAsync(tar, item, entries, createdAt, cancellationToken);
+                        },
                         cancellationToken);
-                    skipped = specials + linksLeftOut;
+                    skipped = specials + leftOut;
                     await tar.WriteEntryAsync(new PaxTarEntry(TarEntryType.Directory, "databases") { Mode = FolderMode, ModificationTime = createdAt }, cancellationToken);
                     entries.Add(new BackupManifestEntry("databases", BackupManifestEntry.Directory, 0, null));
                     foreach (var (name, path) in databases)
@@ -93,9 +123,30 @@ internal static class BackupArchiveWriter
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode FolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
-    /// <summary>Whether a path of the project folder goes into the archive, and whether it is a link left out.</summary>
+    /// <summary>
+    /// Bytes one archive may read that take no disk of their own, summed over its files: holes (apparent size beyond what
+    /// is allocated) and every further hard link of a file already archived. A workspace's few sparse files or hard links
+    /// fit; a file that would exceed what is left is left out.
+    /// </summary>
+    internal const long MaxUnbackedBytes = 256L << 20;
+
+    /// <summary>The longest entry name written: the reader's limit less room for the restore folder's own path.</summary>
+    internal const int MaxArchivedNameLength = BackupArchiveReader.MaxNameLength - 1024;
+
+    /// <summary>Whether a path of the project folder goes into the archive, and whether it is a link or name left out.</summary>
     private static (bool Include, bool LeftOutLink) Include(string path, UnixFileKind kind, bool includeWorkspaces)
     {
+        // An archive that backup create calls a success must also verify and restore, whatever an agent names its files:
+        // a line break is written into the PAX header as is and .NET's TarReader splits PAX records at line breaks; a
+        // backslash or a name past BackupArchiveReader.MaxNameLength (a tree thousands of folders deep) is refused by the
+        // reader, and a name near that length no longer fits PATH_MAX once joined to the restore folder. Such a name (and
+        // for a folder, everything under it) is left out instead of making the whole archive unusable.
+        if (path.Contains('\n', StringComparison.Ordinal) || path.Contains('\\', StringComparison.Ordinal)
+            || ProjectPrefix.Length + 1 + path.Length > MaxArchivedNameLength)
+        {
+            return (false, true);
+        }
+
         var segments = path.Split('/');
         if (segments[0] == "workspaces")
         {
@@ -138,7 +189,10 @@ internal static class BackupArchiveWriter
             default:
                 var content = item.Content ?? Stream.Null;
                 var modified = content is FileStream file ? new DateTimeOffset(File.GetLastWriteTimeUtc(file.SafeFileHandle), TimeSpan.Zero) : createdAt;
-                await WriteFileAsync(tar, name, content, content.Length, mode, uid, gid, modified, entries, cancellationToken);
+                // The size the hole budget was checked against, not the file's length now: an agent that truncates
+                // the file to terabytes after the walker's statx gets no more than that size read.
+                var length = item.Content is null ? 0 : item.Status.Size;
+                await WriteFileAsync(tar, name, content, length, mode, uid, gid, modified, entries, cancellationToken);
                 break;
         }
     }

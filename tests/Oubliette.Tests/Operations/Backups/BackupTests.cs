@@ -257,6 +257,50 @@ public sealed class BackupTests : IAsyncLifetime
         Assert.DoesNotContain("root's secret", content.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Attack_line_breaks_backslashes_overlong_names_terabytes_of_holes_and_hard_link_bombs_are_left_out_and_the_archive_still_verifies()
+    {
+        var workspace = Path.Combine(ProjectDirectory, "workspaces", _workspace.ToString("D"));
+        await File.WriteAllTextAsync(Path.Combine(workspace, "evil\nname"), "x", Token);
+        Directory.CreateDirectory(Path.Combine(workspace, "evil\nfolder"));
+        await File.WriteAllTextAsync(Path.Combine(workspace, "evil\nfolder", "inside"), "y", Token);
+        File.CreateSymbolicLink(Path.Combine(workspace, "odd-link"), "a\nb");
+        await File.WriteAllTextAsync(Path.Combine(workspace, "back\\slash"), "z", Token);
+        Directory.CreateDirectory(Path.Combine(workspace, new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250),
+            new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250), new string('n', 250)));
+        await using (var sparse = new FileStream(Path.Combine(workspace, "sparse.bin"), FileMode.CreateNew))
+        {
+            sparse.SetLength(1L << 40); // 1 TiB of holes: hours to read and compress.
+        }
+
+        await using (var small = new FileStream(Path.Combine(workspace, "small-holes.bin"), FileMode.CreateNew))
+        {
+            small.SetLength(1 << 20);
+        }
+
+        // 60 MiB on disk, read six times through its links: four further links fit the 256 MiB budget, the fifth not.
+        await File.WriteAllBytesAsync(Path.Combine(workspace, "big"), new byte[60 << 20], Token);
+        for (var link = 1; link <= 5; link++)
+        {
+            Assert.Equal(0, NativeLink(Path.Combine(workspace, "big"), Path.Combine(workspace, $"big{link}")));
+        }
+
+        var archive = (await Creator().CreateAsync(_project, includeWorkspaces: true, Token)).Single();
+
+        await BackupArchiveReader.ReadAsync(archive.Path, null, Token);
+        var prefix = $"project/workspaces/{_workspace:D}/";
+        var names = EntryNames(archive.Path);
+        Assert.Contains(prefix + "main.c", names);
+        Assert.Contains(prefix + "small-holes.bin", names);
+        Assert.DoesNotContain(names, name => name.Contains('\n', StringComparison.Ordinal) || name.EndsWith("/odd-link", StringComparison.Ordinal) || name.EndsWith("/sparse.bin", StringComparison.Ordinal));
+        Assert.Equal(["big", "big1", "big2", "big3", "big4"], names.Where(name => name.StartsWith(prefix + "big", StringComparison.Ordinal)).Select(name => name[prefix.Length..]));
+        Assert.DoesNotContain(names, name => name.Contains('\\', StringComparison.Ordinal) || name.Length > BackupArchiveWriter.MaxArchivedNameLength);
+        Assert.Equal(7, archive.Skipped);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static extern int NativeLink(string existing, string created);
+
     public static TheoryData<string, string> HostileEntries => new()
     {
         { "../escaped.txt", "is not a plain relative path" },
