@@ -43,11 +43,26 @@ public sealed class ProjectStore(ProjectPaths paths)
         await EnsureLoadedAsync(cancellationToken);
         _projects.TryRemove(id, out _);
         var directory = paths.Directory(id);
-        if (Directory.Exists(directory))
+        for (var attempt = 1; Directory.Exists(directory); attempt++)
         {
-            Directory.Delete(directory, recursive: true);
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
+            }
+            catch (IOException) when (attempt < MaxDeleteAttempts)
+            {
+                // A session's state save in flight (a turn ending, an idle time-out) wrote its file after the walk listed
+                // the folder ("Directory not empty"): walk again. A save after the delete is the cleanup's (run_files).
+                await Task.Delay(TimeSpan.FromMilliseconds(20 * attempt), cancellationToken);
+            }
         }
     }
+
+    private const int MaxDeleteAttempts = 5;
 
     private async Task EnsureLoadedAsync(CancellationToken cancellationToken)
     {

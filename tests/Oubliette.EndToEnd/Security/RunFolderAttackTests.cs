@@ -154,8 +154,11 @@ public sealed class RunFolderAttackTests(DockerEnvironment docker) : IAsyncLifet
         Assert.Equal(0, linkedInRun.ExitCode);
         Assert.Equal(ownBefore, Snapshot(ownSocket));
 
+        // A new session (not the idle X1 one resumed): the question is where the next agent runs, and its first turn says.
         _fixture.Model.Enqueue(ScriptStep.Reply("x1 again"));
-        var sessionId = await _fixture.SpawnAsync("Where do I run?");
+        var spawned = await _fixture.Admin.CallAsync("session", new { action = "spawn", project_id = _fixture.ProjectId.ToString("D"), prompt = "Where do I run?", new_session = true });
+        Assert.False(spawned.IsError, spawned.Text);
+        var sessionId = spawned.Json.GetProperty("session_id").GetString()!;
         await _fixture.WaitAsync(sessionId);
         var agentSessionId = await AgentSessionIdAsync(sessionId);
 
