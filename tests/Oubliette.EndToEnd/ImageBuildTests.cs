@@ -21,6 +21,6 @@ public sealed class ImageBuildTests
         var result = await OublietteProcess.RunAsync(["image", "build", "--type", "gpu"]);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("type 'gpu' has no image recipe (buildable types: base, dev)", result.Error, StringComparison.Ordinal);
+        Assert.Contains("--type 'gpu' is not a container type of the config (buildable types: base, dev)", result.Error, StringComparison.Ordinal);
     }
 }
